@@ -1,0 +1,26 @@
+// Prints the plain closing line "N passed, N failed, N skipped" that CI reads, after
+// vitest's own summary (the default reporter prints its summary in onTestRunEnd).
+import type { Reporter, TestModule } from 'vitest/node';
+
+export default class SummaryReporter implements Reporter {
+  private line = '';
+
+  onTestRunEnd(modules: ReadonlyArray<TestModule>, errors: ReadonlyArray<unknown>): void {
+    let passed = 0;
+    let failed = 0;
+    let skipped = 0;
+    for (const module of modules) {
+      for (const test of module.children.allTests()) {
+        const state = test.result().state;
+        if (state === 'passed') passed++;
+        else if (state === 'failed') failed++;
+        else skipped++;
+      }
+      if (module.state() === 'failed' && module.children.size === 0) failed++;
+    }
+    failed += errors.length;
+    this.line = `${passed} passed, ${failed} failed, ${skipped} skipped`;
+    // Printed on exit so it is the last line whatever order the reporters run in.
+    process.once('exit', () => process.stdout.write(`\n${this.line}\n`));
+  }
+}
