@@ -30,12 +30,12 @@ describe('encodeResponse', () => {
       name: 'default/web', namespace: 'default', service: 'web',
       endpoints: [{ address: '10.1.0.1', ready: true, serving: true, ports: [{ name: 'http', port: 8080 }] }],
     });
-    const fields = { typeUrl: TYPE_ENDPOINT_GROUP, versionInfo: 'v9', removedResources: ['ns/gone'], nonce: '7', mode: Mode.MODE_DELTA, controlPlane: 'cp-1' };
+    const fields = { typeUrl: TYPE_ENDPOINT_GROUP as typeof TYPE_ENDPOINT_GROUP, versionInfo: 'v9', removedResources: ['ns/gone'], nonce: '7', mode: Mode.MODE_DELTA, controlPlane: 'cp-1' };
     const ours = encodeResponse({ ...fields, resources: [r] });
     const reference = pb.DiscoveryResponse.encode({ ...fields, resources: [{ name: r.name, version: r.version, body: r.body }] }).finish();
     expect(Buffer.compare(ours, Buffer.from(reference))).toBe(0);
     const decoded = pb.DiscoveryResponse.decode(ours);
-    const body = decodeResourceBody(TYPE_ENDPOINT_GROUP, decoded.resources[0]!.body);
+    const body = decodeResourceBody(TYPE_ENDPOINT_GROUP, decoded.resources[0]!.body!);
     expect(body.ok && body.value.endpoints[0]!.address).toBe('10.1.0.1');
   });
 });

@@ -78,6 +78,8 @@ export interface EndpointAddress {
   targetRef?: { kind?: string; namespace?: string; name?: string };
 }
 
+/** Only metadata.labels (topology.kubernetes.io/zone, /region) is read from a Node. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- a named kind, fields to come
 export interface NodeObject extends KubeObject {}
 
 export interface PodObject extends KubeObject {
@@ -85,7 +87,9 @@ export interface PodObject extends KubeObject {
     nodeName?: string;
     hostname?: string;
     subdomain?: string;
-    containers?: Array<{ name?: string; ports?: Array<{ name?: string; containerPort?: number; protocol?: string }> }>;
+    containers?: ContainerSpec[];
+    /** Sidecar containers (restartPolicy Always) also serve named ports. */
+    initContainers?: ContainerSpec[];
   };
   status?: {
     phase?: string;
@@ -94,6 +98,30 @@ export interface PodObject extends KubeObject {
     conditions?: Array<{ type?: string; status?: string }>;
   };
 }
+
+export interface ContainerSpec {
+  name?: string;
+  restartPolicy?: string;
+  ports?: Array<{ name?: string; containerPort?: number; protocol?: string }>;
+}
+
+/** The object type of each kind. */
+export interface KubeObjectByKind {
+  Service: ServiceObject;
+  EndpointSlice: EndpointSliceObject;
+  Endpoints: EndpointsObject;
+  Node: NodeObject;
+  Pod: PodObject;
+}
+
+/** Label an EndpointSlice carries to name its Service (discovery.k8s.io/v1). */
+export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
+/** Well-known Node topology labels. */
+export const LABEL_ZONE = 'topology.kubernetes.io/zone';
+export const LABEL_REGION = 'topology.kubernetes.io/region';
+/** Service annotations that turn on topology-aware routing (the second is deprecated). */
+export const ANNOTATION_TOPOLOGY_MODE = 'service.kubernetes.io/topology-mode';
+export const ANNOTATION_TOPOLOGY_AWARE_HINTS = 'service.kubernetes.io/topology-aware-hints';
 
 /** Identity of an object: cluster-scoped kinds (Node) have namespace "". */
 export interface ObjectRef {

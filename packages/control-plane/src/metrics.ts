@@ -1,0 +1,29 @@
+// Prometheus metrics of the control plane (served on /metrics). Names follow Prometheus
+// conventions: skein_control_plane_*, base units, _total for counters.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class ControlPlaneMetrics {
+  readonly registry = new Registry();
+  readonly subscribers = new Gauge({ name: 'skein_control_plane_subscribers', help: 'Connected discovery streams', registers: [this.registry] });
+  readonly streamsTotal = new Counter({ name: 'skein_control_plane_streams_total', help: 'Discovery streams opened', registers: [this.registry] });
+  readonly pushes = new Counter({ name: 'skein_control_plane_pushes_total', help: 'Discovery responses sent', labelNames: ['type', 'mode'] as const, registers: [this.registry] });
+  readonly pushBytes = new Counter({ name: 'skein_control_plane_push_bytes_total', help: 'Bytes of discovery responses sent', labelNames: ['type'] as const, registers: [this.registry] });
+  readonly acks = new Counter({ name: 'skein_control_plane_acks_total', help: 'ACKs received', labelNames: ['type'] as const, registers: [this.registry] });
+  readonly nacks = new Counter({ name: 'skein_control_plane_nacks_total', help: 'NACKs received', labelNames: ['type'] as const, registers: [this.registry] });
+  readonly rejectedStreams = new Counter({ name: 'skein_control_plane_rejected_requests_total', help: 'Discovery requests refused (malformed, unknown type, no node)', registers: [this.registry] });
+  readonly snapshotBuild = new Histogram({ name: 'skein_control_plane_snapshot_build_seconds', help: 'Time to translate objects and build a snapshot', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+  readonly snapshotsPublished = new Counter({ name: 'skein_control_plane_snapshots_published_total', help: 'Snapshots published (new versions)', registers: [this.registry] });
+  readonly resources = new Gauge({ name: 'skein_control_plane_resources', help: 'Resources in the current snapshot', labelNames: ['type'] as const, registers: [this.registry] });
+  readonly objects = new Gauge({ name: 'skein_control_plane_objects', help: 'Kubernetes objects known, by kind', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly inputProblems = new Counter({ name: 'skein_control_plane_input_problems_total', help: 'Invalid input objects or documents rejected (last good version kept)', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly sourceSynced = new Gauge({ name: 'skein_control_plane_source_synced', help: '1 once the source has delivered its first full view', labelNames: ['source'] as const, registers: [this.registry] });
+  readonly sourceConnected = new Gauge({ name: 'skein_control_plane_source_connected', help: '1 while the source is connected, 0 while it retries', labelNames: ['source'] as const, registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

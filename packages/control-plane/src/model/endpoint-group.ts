@@ -1,0 +1,59 @@
+// Service -> its EndpointGroup: every endpoint of the Service from the best source there is,
+// deduplicated and in canonical order (ARCHITECTURE section 4).
+import { resourceName, type Endpoint, type EndpointGroupInit } from '@skein/protocol';
+import type { ClusterState } from './cluster-state.js';
+import { mergeDrafts, servicePortRefs, type EndpointDraft } from './endpoint-draft.js';
+import type { ServiceObject } from './kube-objects.js';
+import type { ModelOptions } from './mesh-model.js';
+import { podEndpoints } from './pod-endpoints.js';
+import { hasSelector, isHeadless } from './service-resource.js';
+import { legacyEndpoints, sliceEndpoints } from './slice-endpoints.js';
+
+const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The EndpointGroup of a Service that is not ExternalName; present even with no endpoints.
+ * Endpoints come from, in order: the EndpointSlices labelled for the Service; else, for a
+ * selector-less Service, the legacy Endpoints of the same name; else, for a selector
+ * Service, its Pods.
+ */
+export function endpointGroup(state: ClusterState, service: ServiceObject, options: ModelOptions): EndpointGroupInit {
+  const namespace = service.metadata!.namespace!;
+  const name = service.metadata!.name!;
+  const ports = servicePortRefs(service);
+  const slices = state.endpointSlicesFor(namespace, name);
+  const drafts = slices.length > 0
+    ? sliceEndpoints(slices, ports, state)
+    : hasSelector(service)
+      ? podEndpoints(state, service, ports)
+      : legacyEndpoints(state.endpoints(namespace, name), ports, state);
+  const headless = isHeadless(service);
+  const publishNotReady = service.spec?.publishNotReadyAddresses === true;
+  const fqdnSuffix = `.${name}.${namespace}.svc.${options.clusterDomain}`;
+  const endpoints = mergeDrafts(drafts)
+    .map((draft) => finish(draft, { headless, publishNotReady, fqdnSuffix }))
+    .sort((a, b) => byCodeUnits(a.address!, b.address!));
+  return { name: resourceName(namespace, name), namespace, service: name, endpoints };
+}
+
+function finish(
+  draft: EndpointDraft, how: { headless: boolean; publishNotReady: boolean; fqdnSuffix: string },
+): Endpoint {
+  return {
+    address: draft.address,
+    ports: [...draft.ports].sort((a, b) => byCodeUnits(a.name ?? '', b.name ?? '')),
+    // Why: publishNotReadyAddresses makes every endpoint ready (core/v1 ServiceSpec).
+    ready: how.publishNotReady || draft.ready,
+    serving: draft.serving,
+    terminating: draft.terminating,
+    nodeName: draft.nodeName,
+    zone: draft.zone,
+    region: draft.region,
+    hintsForZones: [...new Set(draft.hintsForZones)].sort(byCodeUnits),
+    hintsForNodes: [...new Set(draft.hintsForNodes)].sort(byCodeUnits),
+    // Why: only a headless Service publishes per-endpoint DNS names.
+    hostname: how.headless && draft.hostname ? `${draft.hostname}${how.fqdnSuffix}` : '',
+    pod: draft.pod,
+    weight: 1,
+  };
+}

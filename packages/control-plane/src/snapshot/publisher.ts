@@ -1,0 +1,163 @@
+// Debounced publication: many model changes in a burst (an informer resync, a rollout) become
+// one snapshot. Builds after `debounceMs` without a change, but never later than `maxDelayMs`
+// after the first unbuilt change, so a steady trickle of changes cannot starve subscribers.
+import type { MeshModel } from '../model/mesh-model.js';
+import { buildSnapshot, type Snapshot, type SnapshotProblem } from './snapshot.js';
+import type { WritableSnapshotCache } from './snapshot-cache.js';
+
+/** Time, injected so tests drive it and never sleep. */
+export interface Clock {
+  /** Milliseconds; wall-clock time for `systemClock`. */
+  now(): number;
+  /** Calls `fn` once after `ms` milliseconds; returns a handle for `clearTimeout`. */
+  setTimeout(fn: () => void, ms: number): unknown;
+  /** Cancels a timer from `setTimeout`; a handle that already fired is ignored. */
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** What one build did. */
+export type PublishReport =
+  /** A snapshot with a new version is now current. */
+  | { type: 'published'; snapshot: Snapshot; problems: SnapshotProblem[]; durationMs: number }
+  /** The model built to the current version: nothing was published. */
+  | { type: 'unchanged'; snapshot: Snapshot; problems: SnapshotProblem[]; durationMs: number }
+  /** `build` (or a cache listener) threw: a bug. The previous snapshot stays current. */
+  | { type: 'failed'; error: unknown; durationMs: number };
+
+export interface SnapshotPublisherOptions {
+  /** Returns the current mesh model; called once per build. */
+  build: () => MeshModel;
+  cache: WritableSnapshotCache;
+  clock?: Clock;
+  /** Quiet period before a build. Default 100 ms. */
+  debounceMs?: number;
+  /** Longest delay between the first unbuilt change and its build. Default 1000 ms. */
+  maxDelayMs?: number;
+  /** Called after every build, failed ones included. */
+  onBuilt?: (durationMs: number, report: PublishReport) => void;
+  /**
+   * Called once for each problem when it appears: not again while later builds still find
+   * it, again if it goes away and comes back. The report carries every problem of a build.
+   */
+  onProblem?: (problem: SnapshotProblem) => void;
+  /** Called when a build fails (a bug). Without it, the error is thrown out of the build. */
+  onError?: (error: unknown) => void;
+}
+
+export class SnapshotPublisher {
+  private readonly clock: Clock;
+  private readonly debounceMs: number;
+  private readonly maxDelayMs: number;
+  private timer: unknown;
+  private timerArmed = false;
+  private firstPendingAt: number | undefined;
+  private lastNotifyAt = 0;
+  private building = false;
+  private closed = false;
+  private knownProblems = new Set<string>();
+
+  constructor(private readonly options: SnapshotPublisherOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.debounceMs = options.debounceMs ?? 100;
+    this.maxDelayMs = options.maxDelayMs ?? 1000;
+  }
+
+  /** Whether a change awaits its build. */
+  get pending(): boolean {
+    return this.firstPendingAt !== undefined;
+  }
+
+  /** Says the model may have changed. Cheap: call it for every source event. No-op after close. */
+  notify(): void {
+    if (this.closed) return;
+    const now = this.clock.now();
+    this.firstPendingAt ??= now;
+    this.lastNotifyAt = now;
+    // One timer per burst; it re-arms itself if more changes came (no timer churn per event).
+    if (!this.timerArmed) this.arm(now);
+  }
+
+  /**
+   * Builds and publishes now, whether or not a change is pending. Returns what happened
+   * (also given to `onBuilt`), or undefined after close or when called from inside a build
+   * (then the build is merely scheduled again). Throws only a failed build's error, and only
+   * when there is no `onError`.
+   */
+  flush(): PublishReport | undefined {
+    if (this.closed) return undefined;
+    if (this.building) {
+      this.notify();
+      return undefined;
+    }
+    this.disarm();
+    this.firstPendingAt = undefined;
+    this.building = true;
+    const started = this.clock.now();
+    let report: PublishReport;
+    try {
+      const { snapshot, problems } = buildSnapshot(this.options.build(), this.options.cache.current(), started);
+      const published = this.options.cache.set(snapshot);
+      const durationMs = this.clock.now() - started;
+      report = { type: published ? 'published' : 'unchanged', snapshot, problems, durationMs };
+    } catch (error) {
+      report = { type: 'failed', error, durationMs: this.clock.now() - started };
+    } finally {
+      this.building = false;
+    }
+    this.options.onBuilt?.(report.durationMs, report);
+    if (report.type === 'failed') {
+      if (!this.options.onError) throw report.error;
+      this.options.onError(report.error);
+    } else {
+      this.reportProblems(report.problems);
+    }
+    return report;
+  }
+
+  /** Cancels any pending build; later notify() and flush() do nothing. */
+  close(): void {
+    this.closed = true;
+    this.disarm();
+    this.firstPendingAt = undefined;
+  }
+
+  private reportProblems(problems: readonly SnapshotProblem[]): void {
+    const seen = new Set<string>();
+    for (const problem of problems) {
+      const key = `${problem.typeUrl}\n${problem.name}\n${problem.reason}`;
+      seen.add(key);
+      if (!this.knownProblems.has(key)) this.options.onProblem?.(problem);
+    }
+    this.knownProblems = seen;
+  }
+
+  private dueAt(): number {
+    return Math.min(this.lastNotifyAt + this.debounceMs, this.firstPendingAt! + this.maxDelayMs);
+  }
+
+  private arm(now: number): void {
+    this.timerArmed = true;
+    this.timer = this.clock.setTimeout(() => this.onTimer(), Math.max(0, this.dueAt() - now));
+  }
+
+  private disarm(): void {
+    if (this.timerArmed) this.clock.clearTimeout(this.timer);
+    this.timerArmed = false;
+    this.timer = undefined;
+  }
+
+  private onTimer(): void {
+    this.timerArmed = false;
+    this.timer = undefined;
+    if (this.closed || this.firstPendingAt === undefined) return;
+    const now = this.clock.now();
+    if (now < this.dueAt()) this.arm(now);
+    else this.flush();
+  }
+}

@@ -1,0 +1,172 @@
+// One discovery stream: feeds requests and snapshots to its SubscriberState and writes what it
+// says is due. Never throws out of a handler: a bug ends this stream with INTERNAL, not the process.
+import { status as Status, type ServerDuplexStream } from '@grpc/grpc-js';
+import { Mode, type DiscoveryRequest, type OutgoingResponse, type Result } from '@skein/protocol';
+import type { SnapshotCache } from '../snapshot/snapshot-cache.js';
+import { SubscriberState } from '../snapshot/subscriber.js';
+import type { SubscriberRegistry } from '../snapshot/subscriber-registry.js';
+import type { DiscoveryEvents, DiscoveryLogger, StreamEndReason } from './discovery-events.js';
+import { encodedResponseSize } from './response-size.js';
+
+/** The server side of a call; requests arrive already decoded (or as a decode error). */
+export type DiscoveryCall = ServerDuplexStream<Result<DiscoveryRequest>, OutgoingResponse>;
+
+export interface DiscoveryStreamOptions {
+  id: string;
+  cache: SnapshotCache;
+  registry: SubscriberRegistry;
+  controlPlaneId: string;
+  logger: DiscoveryLogger;
+  events: Partial<DiscoveryEvents>;
+  now: () => number;
+  /** Called once when the stream has ended and released everything it held. */
+  onEnd: (stream: DiscoveryStream) => void;
+}
+
+export class DiscoveryStream {
+  readonly state: SubscriberState;
+  private readonly peer: string;
+  private unwatch: (() => void) | undefined;
+  /** write() returned false: nothing more until 'drain'. */
+  private blocked = false;
+  /** No more writes: ending or ended. */
+  private ending = false;
+  private endReason: StreamEndReason | undefined;
+  private released = false;
+
+  constructor(private readonly call: DiscoveryCall, private readonly options: DiscoveryStreamOptions) {
+    this.peer = peerOf(call);
+    this.state = new SubscriberState({ controlPlaneId: options.controlPlaneId, now: options.now, id: options.id, peer: this.peer });
+    call.on('data', (request: Result<DiscoveryRequest>) => this.guard(() => this.onRequest(request)));
+    call.on('end', () => this.guard(() => this.end(Status.OK, 'client closed the stream', 'client-closed')));
+    // gRPC ended the call: client cancel, dropped connection, oversized message, our own status.
+    call.on('cancelled', () => this.release(this.endReason ?? 'cancelled'));
+    call.on('close', () => this.release(this.endReason ?? 'cancelled'));
+    call.on('error', (err: unknown) => {
+      if (!this.endReason) this.options.logger.warn({ peer: this.peer, err }, 'discovery stream error');
+      this.release(this.endReason ?? 'cancelled');
+    });
+    this.emit('streamOpened', { peer: this.peer });
+  }
+
+  /** Ends the stream with UNAVAILABLE so the client reconnects to another replica. */
+  shutdown(): void {
+    this.end(Status.UNAVAILABLE, 'control plane shutting down', 'shutdown');
+  }
+
+  private onRequest(decoded: Result<DiscoveryRequest>): void {
+    if (this.ending) return;
+    if (!decoded.ok) {
+      this.reject(decoded.error);
+      return;
+    }
+    const identified = this.state.node !== undefined;
+    const result = this.state.onRequest(decoded.value);
+    if (!result.ok) {
+      this.reject(result.error);
+      return;
+    }
+    const node = this.state.node!;
+    if (!identified) {
+      this.options.registry.add(this.state);
+      this.unwatch = this.options.cache.watch(() => this.guard(() => this.pump()));
+      this.options.logger.info({ peer: this.peer, node }, 'subscriber connected');
+    }
+    const { typeUrl, outcome } = result;
+    if (outcome.type === 'ack') {
+      this.emit('ack', { node, typeUrl, version: outcome.version });
+    } else if (outcome.type === 'nack') {
+      this.options.logger.warn({ node: node.id, typeUrl, nack: outcome.nack }, 'subscriber rejected a response (NACK)');
+      this.emit('nack', { node, typeUrl, nack: outcome.nack });
+    } else if (outcome.type === 'stale') {
+      this.options.logger.debug({ node: node.id, typeUrl, nonce: outcome.nonce }, 'request answers a stale nonce');
+    }
+    this.pump();
+  }
+
+  /** Writes every due response from the newest snapshot, until gRPC asks us to wait. */
+  private pump(): void {
+    if (this.ending || this.blocked) return;
+    const snapshot = this.options.cache.current();
+    const node = this.state.node;
+    if (!snapshot || !node) return;
+    for (const typeUrl of this.state.subscribedTypes()) {
+      const response = this.state.nextResponse(typeUrl, snapshot);
+      if (!response) continue;
+      const flushed = this.call.write(response);
+      this.emit('responseSent', {
+        node, typeUrl, mode: response.mode === Mode.MODE_DELTA ? 'delta' : 'sotw', bytes: encodedResponseSize(response),
+        resources: response.resources.length, removed: response.removedResources.length,
+      });
+      if (!flushed) {
+        // Backpressure: recompute from the newest snapshot once drained (updates coalesce).
+        this.blocked = true;
+        this.call.once('drain', () => this.guard(() => {
+          this.blocked = false;
+          this.pump();
+        }));
+        return;
+      }
+    }
+  }
+
+  private reject(reason: string): void {
+    const node = this.state.node;
+    this.options.logger.warn({ peer: this.peer, node: node?.id, reason }, 'discovery request rejected');
+    this.emit('requestRejected', { peer: this.peer, ...(node ? { node } : {}), reason });
+    this.end(Status.INVALID_ARGUMENT, reason, 'rejected');
+  }
+
+  /** Ends the call with a status (after queued writes) and releases the stream's state. */
+  private end(code: Status, details: string, reason: StreamEndReason): void {
+    if (this.ending) return;
+    this.ending = true;
+    this.endReason = reason;
+    this.release(reason);
+    try {
+      // grpc-js turns an 'error' carrying {code, details} into the call's status; OK is a plain end.
+      if (code === Status.OK) this.call.end();
+      else this.call.emit('error', { code, details });
+    } catch (err) {
+      this.options.logger.error({ peer: this.peer, err }, 'cannot end discovery stream');
+    }
+  }
+
+  private release(reason: StreamEndReason): void {
+    if (this.released) return;
+    this.released = true;
+    this.ending = true;
+    this.unwatch?.();
+    this.unwatch = undefined;
+    this.options.registry.remove(this.state);
+    const node = this.state.node;
+    this.options.logger.info({ peer: this.peer, node: node?.id, reason }, 'discovery stream ended');
+    this.emit('streamClosed', { peer: this.peer, ...(node ? { node } : {}), reason });
+    this.options.onEnd(this);
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.options.logger.error({ peer: this.peer, err }, 'discovery stream handler failed');
+      this.end(Status.INTERNAL, 'internal error in the discovery server', 'internal');
+    }
+  }
+
+  private emit<K extends keyof DiscoveryEvents>(name: K, info: Parameters<DiscoveryEvents[K]>[0]): void {
+    try {
+      (this.options.events[name] as ((i: typeof info) => void) | undefined)?.(info);
+    } catch (err) {
+      this.options.logger.warn({ err, event: name }, 'discovery event handler threw');
+    }
+  }
+}
+
+function peerOf(call: DiscoveryCall): string {
+  try {
+    return call.getPeer();
+  } catch {
+    return 'unknown';
+  }
+}

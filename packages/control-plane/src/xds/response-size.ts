@@ -1,0 +1,33 @@
+// The encoded size of a DiscoveryResponse, for metrics, without encoding it a second time
+// (gRPC runs the serializer; we only hand it the OutgoingResponse).
+import type { OutgoingResponse } from '@skein/protocol';
+
+/** Bytes `encodeResponse(response)` produces (fields 1-7 each take a one-byte tag). */
+export function encodedResponseSize(response: OutgoingResponse): number {
+  let size = 0;
+  size += stringField(response.typeUrl);
+  size += stringField(response.versionInfo);
+  for (const resource of response.resources) size += lengthDelimited(resource.encoded.length);
+  for (const name of response.removedResources) size += lengthDelimited(Buffer.byteLength(name));
+  size += stringField(response.nonce);
+  if (response.mode) size += 1 + varintSize(response.mode);
+  size += stringField(response.controlPlane);
+  return size;
+}
+
+function stringField(text: string): number {
+  return text ? lengthDelimited(Buffer.byteLength(text)) : 0;
+}
+
+function lengthDelimited(length: number): number {
+  return 1 + varintSize(length) + length;
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    size++;
+  }
+  return size;
+}

@@ -1,0 +1,4 @@
+// @skein/testkit: fakes and helpers shared by every test (private).
+export * from './process.js';
+export * from './fake-kube-api/index.js';
+export * from './discovery-client.js';
