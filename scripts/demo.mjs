@@ -30,8 +30,8 @@ console.log(`Manifests (ordinary Kubernetes YAML) copied to ${dir}`);
 
 step(1, 'Start the control plane on those files');
 const plane = await spawnProcess(join(root, 'packages/control-plane/dist/bin/control-plane.js'), [
-  '--source', `files:${dir}`, '--listen-address', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--log-level', 'warn',
-], { waitFor: 'listening', env: { SKEIN_LOG_LEVEL: 'info' } });
+  '--source', `files:${dir}`, '--listen-address', '127.0.0.1', '--grpc-port', '0', '--http-port', '0',
+], { waitFor: 'listening' });
 const { grpcPort, httpPort } = plane.listening;
 const http = `http://127.0.0.1:${httpPort}`;
 console.log(`   skein-control-plane --source files:${dir} --grpc-port ${grpcPort} --http-port ${httpPort}`);
@@ -81,7 +81,7 @@ console.log(`   (send If-None-Match with that version and ?wait=30s to long-poll
 
 step(6, 'Who is connected: /debug/proxies');
 const proxies = (await (await fetch(`${http}/debug/proxies`)).json()).proxies;
-for (const p of proxies) console.log(`   ${p.node.id} (pod ${p.node.namespace}/${p.node.podName}): ${Object.entries(p.types).map(([t, s]) => `${t.split('.').pop()} acked ${s.ackedVersion || '-'}`).join(', ')}`);
+for (const p of proxies) console.log(`   ${p.node.id} (pod ${p.node.namespace}/${p.node.pod}): ${Object.entries(p.types).map(([t, s]) => `${t.split('.').pop()} acked ${s.ackedVersion || '-'}`).join(', ')}`);
 
 client.close();
 await plane.stop();

@@ -1,10 +1,11 @@
 // The control plane as a real process on a watched manifest directory, with real gRPC
 // subscribers on loopback.
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscoveryTestClient, eventually } from '@skein/testkit';
 import { decodeResourceBody, TYPE_ENDPOINT_GROUP, TYPE_SERVICE, type DiscoveryResponse } from '@skein/protocol';
 import {
-  apiServiceYaml, getJson, ManifestDir, nodesYaml, podYaml, startControlPlaneProcess, webServiceYaml,
+  apiServiceYaml, getJson, ManifestDir, nodesYaml, podYaml, skeinctlBin, startControlPlaneProcess, webServiceYaml,
   type ControlPlaneProcess,
 } from './support/control-plane.js';
 
@@ -79,7 +80,7 @@ describe('control plane with --source files', () => {
     client.ack(response);
   });
 
-  it('records a NACK in /debug/proxies and does not resend the rejected version', async () => {
+  it('shows a NACK in /debug/proxies and as NACKED in skeinctl status', async () => {
     const client = await connect();
     client.subscribe(TYPE_SERVICE, { mode: 'delta', names: ['demo/api'] });
     const response = await client.next(TYPE_SERVICE);
@@ -89,6 +90,14 @@ describe('control plane with --source files', () => {
       return body.proxies.find((p) => p.types[TYPE_SERVICE]?.lastNack?.message === 'test client rejects demo/api');
     });
     expect(proxies.node.id).toBe('sidecar-1');
+    const status = execFileSync(process.execPath, [skeinctlBin, 'status', '--control-plane', plane.httpUrl], { encoding: 'utf8' });
+    expect(status).toMatch(/^sidecar-1\s+demo\/client-1\s+node-a\s+NACKED\s+NOT SENT/m);
+    expect(status).toContain('NACK: test client rejects demo/api');
+  });
+
+  it('lists Services with skeinctl services', () => {
+    const out = execFileSync(process.execPath, [skeinctlBin, 'services', '--control-plane', plane.httpUrl], { encoding: 'utf8' });
+    expect(out).toMatch(/^demo\s+api\s+CLUSTER_IP\s+10\.96\.0\.20\s+80\/TCP\s+1\/2/m);
   });
 
   it('on reconnect with versions, sends only what changed', async () => {

@@ -7,6 +7,7 @@ import { spawnProcess, type SpawnedProcess } from '@skein/testkit';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const controlPlaneBin = join(root, 'packages', 'control-plane', 'dist', 'bin', 'control-plane.js');
+export const skeinctlBin = join(root, 'packages', 'control-plane', 'dist', 'bin', 'skeinctl.js');
 
 export interface ControlPlaneProcess extends SpawnedProcess {
   grpcAddress: string;
