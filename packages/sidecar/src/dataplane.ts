@@ -1,0 +1,87 @@
+// The contract between the data plane's brain (discovery -> routing -> balancer) and its
+// I/O edges (the sidecar's proxy listeners, library mode's fetch/dispatcher/grpc resolver).
+// Both edges see only this interface, so sidecar and library share one brain.
+
+/** Where a connection or request goes: one endpoint's address and port. */
+export interface Target {
+  readonly address: string;
+  readonly port: number;
+  /** "address:port", for pools, counters and logs. */
+  readonly key: string;
+}
+
+/** The result of choosing an endpoint. Allocation-free on the hot path: pickers return shared objects. */
+export type PickResult =
+  | { readonly type: 'pick'; readonly target: Target }
+  | { readonly type: 'fail'; readonly error: DestinationError };
+
+/** Chooses endpoints for one service port. Immutable: replaced (never mutated) when endpoints change. */
+export interface Picker {
+  /**
+   * Returns the next endpoint. `exclude`, when given, names target keys already tried for
+   * this request (retry on connect failure), which the picker avoids while others remain.
+   */
+  pick(exclude?: ReadonlySet<string>): PickResult;
+  /** How many endpoints this picker chooses among (for errors and admin pages). */
+  readonly size: number;
+}
+
+/** L7 handling of a service port, from its appProtocol (or the port name's prefix). */
+export type AppProtocol = 'http' | 'h2c' | 'grpc' | 'ws' | 'tcp' | 'https' | 'unknown';
+
+export interface DestinationError {
+  /** Stable code: SKEIN_ERR_NO_ENDPOINT, SKEIN_ERR_UNKNOWN_SERVICE, SKEIN_ERR_UNKNOWN_PORT, SKEIN_ERR_NOT_IN_REGISTRY… */
+  readonly code: string;
+  /** Names the component and the object: `skein: service "web.demo" has no ready endpoint for port 80`. */
+  readonly message: string;
+  /** HTTP status a proxy answers with: 503 (mesh destination unavailable), 502, 403 (registry-only). */
+  readonly status: number;
+}
+
+/** What a host:port names, as seen from this pod. */
+export type Destination =
+  /** A mesh Service port: pick an endpoint with `picker`. The target port is the endpoint's. */
+  | {
+    readonly type: 'service';
+    /** "<namespace>/<name>". */
+    readonly service: string;
+    readonly servicePort: number;
+    readonly portName: string;
+    readonly appProtocol: AppProtocol;
+    readonly picker: Picker;
+  }
+  /**
+   * Connect to host:port as given, outside the balancer: a host outside the mesh
+   * (`--outbound-policy allow-any`), an ExternalName Service (host = its external name,
+   * resolved by DNS at connect time), or a headless Service's per-endpoint name
+   * (host = that endpoint's address).
+   */
+  | { readonly type: 'direct'; readonly host: string; readonly port: number; readonly reason: 'passthrough' | 'external-name' | 'headless-endpoint'; readonly service?: string }
+  /** Refused, with the reason: unknown mesh name, no such port, registry-only, no endpoints. */
+  | { readonly type: 'reject'; readonly error: DestinationError };
+
+/** Result of a connection or request attempt, so health tracking (issue 4) can learn. */
+export type AttemptOutcome = 'success' | 'connect-error' | 'reset' | 'timeout' | 'http-5xx';
+
+export interface Dataplane {
+  /**
+   * Resolves what `host:port` means for this pod. Pure and fast: reads the current
+   * config; never does I/O. `host` may be any name form (`svc`, `svc.ns`, `svc.ns.svc`,
+   * `svc.ns.svc.cluster.local`), a ClusterIP, a headless endpoint name, or anything else.
+   * A name not yet known subscribes it on demand; the answer is then `reject` with
+   * SKEIN_ERR_UNKNOWN_SERVICE until the control plane answers (see `whenKnown`).
+   */
+  resolve(host: string, port: number): Destination;
+  /**
+   * For on-demand names: resolves once the control plane has answered for `host` (it exists
+   * or it does not), or after `timeoutMs`. Lets a proxy wait briefly instead of failing a
+   * first request to a service it has not seen. Never rejects.
+   */
+  whenKnown(host: string, timeoutMs: number): Promise<void>;
+  /** Reports how an attempt to a target went (passive health; may be a no-op). */
+  report(service: string, target: Target, outcome: AttemptOutcome): void;
+  /** True once a snapshot (or the cache file) has been applied. */
+  readonly ready: boolean;
+  /** Calls `listener` after each applied config change; returns an unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}
