@@ -12,7 +12,7 @@ import { summarize } from './stats.mjs';
 import { sliceObject, WORLD, worldObjects } from './world.mjs';
 
 const FULL_RUNS = 20;
-const INCREMENTAL_RUNS = 200;
+const INCREMENTAL_RUNS = 100;
 const WARMUP = 3;
 /** Each loop also stops after this long, so a slow build cannot stall the suite. */
 const LOOP_BUDGET_MS = 20_000;

@@ -78,7 +78,7 @@ export function worldObjects(world = WORLD) {
 
 // --- YAML -------------------------------------------------------------------------------
 
-const PLAIN = /^[A-Za-z_][A-Za-z0-9_.\/-]*$/;
+const PLAIN = /^[A-Za-z_][A-Za-z0-9_./-]*$/;
 const scalar = (v) => (typeof v === 'string' ? (PLAIN.test(v) && !/^(true|false|null|yes|no|on|off|y|n|~)$/i.test(v) ? v : JSON.stringify(v)) : String(v));
 
 /** Block-style YAML for plain data (objects, arrays, strings, numbers, booleans), as kubectl writes it. */

@@ -2,3 +2,4 @@
 export * from './process.js';
 export * from './fake-kube-api/index.js';
 export * from './discovery-client.js';
+export * from './backends.js';
