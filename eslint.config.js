@@ -17,6 +17,8 @@ export default tseslint.config(
       'packages/protocol/src/**/*.ts',
       'packages/control-plane/src/model/**/*.ts',
       'packages/control-plane/src/snapshot/**/*.ts',
+      'packages/sidecar/src/routing/**/*.ts',
+      'packages/sidecar/src/balancer/**/*.ts',
     ],
     ignores: ['**/*.test.ts'],
     rules: {

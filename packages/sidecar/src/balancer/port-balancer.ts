@@ -1,0 +1,62 @@
+// Endpoint selection for one Service port, as one pipeline (ARCHITECTURE section 5):
+// eligible set (kube-proxy) -> [later stages: hints, locality, health] -> picker.
+// Run on config change only; keeps the previous picker when its endpoints did not change.
+import type { Picker } from '../dataplane.js';
+import { joinHostPort, noEndpointError } from '../errors.js';
+import { eligibleEndpoints, type Eligibility, type EligibilityInput } from './eligibility.js';
+import { FailPicker } from './fail-picker.js';
+import { RoundRobinPicker, type Random } from './round-robin.js';
+
+/**
+ * A step between the eligible set and the picker (topology hints, locality priorities,
+ * outlier ejection come in as stages). Gets a non-empty eligible set; returns the set to
+ * pass on, or `none` with its own error. Must be pure.
+ */
+export interface EndpointStage {
+  readonly name: string;
+  apply(set: Eligibility & { type: 'eligible' }, input: EligibilityInput): Eligibility;
+}
+
+export interface PortBalancerOptions {
+  /** This proxy's node (internalTrafficPolicy Local); undefined when unknown. */
+  readonly nodeName: string | undefined;
+  /** Randomness for pickers' start offsets. */
+  readonly random: Random;
+  /** Stages run in order after eligibility; none yet. */
+  readonly stages?: readonly EndpointStage[];
+}
+
+/** The balancing state of one Service port: why each endpoint is in or out, and the picker. */
+export interface PortBalance {
+  readonly eligibility: Eligibility;
+  /** Replaced only when `signature` changes; a request in flight keeps the one it got. */
+  readonly picker: Picker;
+  /** The picked set ("addr:port*weight,…" or "!code: message"); equal signatures share a picker. */
+  readonly signature: string;
+}
+
+/**
+ * Runs the pipeline for one Service port. With `previous` (the port's last balance), its
+ * picker is reused when the picked endpoints are the same, so changes elsewhere in the
+ * EndpointGroup (a not-ready Pod appearing, another port's endpoints) replace no picker.
+ */
+export function balancePort(input: EligibilityInput, options: PortBalancerOptions, previous?: PortBalance): PortBalance {
+  let eligibility = eligibleEndpoints(input);
+  for (const stage of options.stages ?? []) {
+    if (eligibility.type !== 'eligible') break;
+    eligibility = stage.apply(eligibility, input);
+  }
+  const signature = signatureOf(eligibility);
+  if (previous && previous.signature === signature) return { eligibility, picker: previous.picker, signature };
+  const picker = eligibility.type === 'eligible' && eligibility.endpoints.length > 0
+    ? new RoundRobinPicker(eligibility.endpoints, options.random)
+    : new FailPicker(eligibility.type === 'none'
+      ? eligibility.error
+      : noEndpointError(input.serviceKey, input.servicePort.port ?? 0, 'every endpoint was filtered out'));
+  return { eligibility, picker, signature };
+}
+
+function signatureOf(eligibility: Eligibility): string {
+  if (eligibility.type === 'none') return `!${eligibility.error.code}: ${eligibility.error.message}`;
+  return eligibility.endpoints.map((e) => `${joinHostPort(e.address, e.port)}*${e.weight}`).join(',');
+}
