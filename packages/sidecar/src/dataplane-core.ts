@@ -2,9 +2,9 @@
 // behind the `Dataplane` contract the proxy and library mode use. Indexes and pickers are
 // rebuilt here on config change, never on the request path.
 import { pb, type Service, type ServicePort } from '@skein/protocol';
-import type { AttemptOutcome, Dataplane, Destination, Target } from './dataplane.js';
+import type { AttemptOutcome, Dataplane, Destination, DestinationError, Target } from './dataplane.js';
 import type { ConfigChange, MeshConfigView } from './discovery/mesh-config.js';
-import { ErrorCode, displayName } from './errors.js';
+import { ErrorCode, destinationError, displayName, joinHostPort } from './errors.js';
 import { balancePort, type PortBalance, type PortBalancerOptions } from './balancer/port-balancer.js';
 import { appProtocolOf } from './routing/app-protocol.js';
 import { RouteIndex, type RouteIndexOptions } from './routing/route-index.js';
@@ -82,6 +82,15 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
     return this.router.resolve(host, port);
   }
 
+  endpoints(host: string, port: number): readonly Target[] | DestinationError {
+    const destination = this.router.resolve(host, port);
+    if (destination.type === 'reject') return destination.error;
+    if (destination.type === 'direct') {
+      return destinationError(ErrorCode.UNKNOWN_SERVICE, `skein: ${joinHostPort(host, port)} is not a mesh service port`);
+    }
+    return (destination.picker as { readonly targets?: readonly Target[] }).targets ?? [];
+  }
+
   destination(serviceKey: string, port: number): Destination | undefined {
     return this.states.get(serviceKey)?.ports.get(port)?.destination;
   }
@@ -99,7 +108,9 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
       };
       // Listeners run after the index is rebuilt, so resolve() already sees the answer.
       const stop = this.onChange(() => {
-        if (this.config.answered(resource) || this.router.pendingResource(host) === undefined) done();
+        // Wait for the answer for both types: a Service without its endpoints yet would
+        // fail the first request with "no endpoint".
+        if (this.config.answered(resource)) done();
       });
       const timer = setTimeout(done, Math.max(0, timeoutMs));
     });

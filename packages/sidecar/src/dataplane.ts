@@ -78,6 +78,15 @@ export interface Dataplane {
    * first request to a service it has not seen. Never rejects.
    */
   whenKnown(host: string, timeoutMs: number): Promise<void>;
+  /**
+   * Optional. Every target the picker for the service port `host:port` currently chooses
+   * among (after eligibility, locality priority and health), for clients that balance by
+   * themselves (library mode's grpc-js resolver feeds them to grpc-js `round_robin`) and for
+   * closing pools of endpoints that left. Pure and fast like `resolve`. A DestinationError
+   * when `host:port` is not a mesh service port. Without it, library mode derives the list
+   * by picking `picker.size` times with `exclude` (see library/service-targets.ts).
+   */
+  endpoints?(host: string, port: number): readonly Target[] | DestinationError;
   /** Reports how an attempt to a target went (passive health; may be a no-op). */
   report(service: string, target: Target, outcome: AttemptOutcome): void;
   /** True once a snapshot (or the cache file) has been applied. */

@@ -1,0 +1,73 @@
+// What a dispatched request was addressed to, and the Host header that keeps it addressed
+// there once the mesh sends it to an endpoint's address instead.
+import type { Dispatcher } from 'undici';
+import { ERR_BAD_TARGET, MeshError } from './mesh-error.js';
+
+export interface RequestOrigin {
+  readonly protocol: 'http:' | 'https:';
+  /** The name to resolve: brackets of an IPv6 literal removed. */
+  readonly hostname: string;
+  readonly port: number;
+  /** `host[:port]` as the app wrote it: the Host header the backend must see. */
+  readonly authority: string;
+}
+
+/** Parses a dispatch `origin` ("http://web.demo", URL). A MeshError when it is missing or not http(s). */
+export function parseOrigin(origin: string | URL | undefined): RequestOrigin | MeshError {
+  if (origin === undefined) return new MeshError(ERR_BAD_TARGET, 'skein: dispatch without an origin (use an absolute URL)', 400);
+  let url: URL;
+  try {
+    url = typeof origin === 'string' ? new URL(origin) : origin;
+  } catch {
+    return new MeshError(ERR_BAD_TARGET, `skein: invalid origin "${String(origin)}"`, 400);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return new MeshError(ERR_BAD_TARGET, `skein: unsupported scheme "${url.protocol}" in "${url.origin}" (http and https only)`, 400);
+  }
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  return { protocol: url.protocol, hostname, port, authority: url.host };
+}
+
+/** The origin of a pool for one endpoint: "http://10.0.0.7:8080", "http://[fd00::7]:8080". */
+export function endpointOrigin(protocol: string, address: string, port: number): string {
+  return `${protocol}//${address.includes(':') ? `[${address}]` : address}:${String(port)}`;
+}
+
+type Headers = Dispatcher.DispatchOptions['headers'];
+
+/**
+ * `headers` with `host: authority` added unless the app set its own Host. A pool would
+ * otherwise send its endpoint's "address:port", and virtual hosting, routing and TLS SNI
+ * at the backend all key on the name the app used (what a proxy keeps as well).
+ */
+export function withHostHeader(headers: Headers, authority: string): Headers {
+  if (headers == null) return { host: authority };
+  if (Array.isArray(headers)) {
+    // A flat [name, value, name, value…] list, as undici reads arrays.
+    const flat = headers as string[];
+    for (let i = 0; i < flat.length; i += 2) if (flat[i]!.toLowerCase() === 'host') return headers;
+    return [...flat, 'host', authority];
+  }
+  if (isIterable(headers)) {
+    // Iterated once into a flat list: a generator cannot be read twice.
+    const flat: (string | string[])[] = [];
+    let hasHost = false;
+    for (const [name, value] of headers) {
+      if (value === undefined) continue;
+      hasHost ||= name.toLowerCase() === 'host';
+      flat.push(name, value);
+    }
+    if (!hasHost) flat.push('host', authority);
+    return flat as string[];
+  }
+  for (const name of Object.keys(headers)) if (name.toLowerCase() === 'host') return headers;
+  return { ...headers, host: authority } as Headers;
+}
+
+/** Decides as undici's Request does: an own iterator, or an iterable class instance (Map, Headers). */
+function isIterable(value: object): value is Iterable<[string, string | string[] | undefined]> {
+  if (Object.prototype.hasOwnProperty.call(value, Symbol.iterator)) return true;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto !== Object.prototype && proto !== null && typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function';
+}
