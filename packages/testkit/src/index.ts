@@ -3,3 +3,4 @@ export * from './process.js';
 export * from './fake-kube-api/index.js';
 export * from './discovery-client.js';
 export * from './backends.js';
+export * from './fake-discovery-server.js';
