@@ -2,17 +2,15 @@
 // cannot be made to show (invalid resources, dropped streams at chosen moments).
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Server, ServerCredentials, status as Status, type ServerDuplexStream } from '@grpc/grpc-js';
+import { status as Status } from '@grpc/grpc-js';
 import {
-  discoveryService, encodeResource, Mode, TYPE_ENDPOINT_GROUP, TYPE_SERVICE,
-  type DiscoveryRequest, type EncodedResource, type EndpointGroupInit, type OutgoingResponse, type ServiceInit,
+  encodeResource, Mode, TYPE_ENDPOINT_GROUP, TYPE_SERVICE,
+  type EncodedResource, type EndpointGroupInit, type ServiceInit,
 } from '@skein/protocol';
 import { eventually, FakeDiscoveryServer } from '@skein/testkit';
 import type { NodeIdentity } from '../identity.js';
 import { MeshConfig } from './mesh-config.js';
 import { XdsClient, type DiscoveryScope } from './xds-client.js';
-
-type Call = ServerDuplexStream<DiscoveryRequest, OutgoingResponse>;
 
 const identity: NodeIdentity = {
   id: 'client-1.demo', podName: 'client-1', namespace: 'demo', podIp: '10.1.0.5', nodeName: 'node-a',
