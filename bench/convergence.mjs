@@ -187,6 +187,7 @@ export async function convergenceRun({ dir, mode, subscribers, workers, probes, 
       const cpu = cpuMs(pid);
       await sleep(idleMs);
       result.idleCpuMsPerS = ((cpuMs(pid) - cpu) * 1000) / idleMs;
+      result.idleMs = idleMs;
     }
     result.rssBefore = rssBytes(pid);
 
@@ -273,9 +274,9 @@ function analyze(run) {
   const syncMs = measured.map((s) => Math.max(
     inPhase(s, 'initial', TYPE_SERVICE)[0].at, inPhase(s, 'initial', TYPE_ENDPOINT_GROUP)[0].at) - run.initial.connectAt);
 
-  // An edit is "clean" when the files source's full re-read did not run on after the
-  // snapshot was published (it does when its stat poll saw the edit first): then the fan-out
-  // window holds nothing but the push.
+  // An edit is "clean" when no more than 300 ms of CPU ran after the last subscriber had it:
+  // no file re-read ran on into the fan-out (the baseline's full re-read did when its stat poll
+  // saw the edit first), so the fan-out window holds nothing but the push.
   const edits = run.edits.map((e) => ({ ...e, clean: e.cpuAfterMs - e.cpuMs < 300 && Number.isFinite(e.publishedAt) }));
   const clean = edits.filter((e) => e.clean);
   const endToEnd = [];
@@ -307,6 +308,7 @@ function analyze(run) {
     probes: run.probes,
     readyMs: run.readyMs,
     idleCpuMsPerS: run.idleCpuMsPerS,
+    idleMs: run.idleMs,
     initialSync: { ...summarize(syncMs), cpuMs: run.initial.cpuMs },
     change: {
       edits: edits.length,

@@ -1,7 +1,9 @@
 // `pnpm bench`: the control-plane benchmark suite. Runs after `pnpm run build` and imports
 // the built dist files. Prints a markdown report and writes it into BENCHMARKS.md (the
 // control-plane section is replaced; other sections stay). Raw numbers of the last run go to
-// bench/.bench-out/last-run.json (git-ignored).
+// bench/.bench-out/last-run.json (git-ignored). When bench/before.json exists (the raw numbers
+// of an earlier run, plus a `label`), the section opens with a before/after table against it:
+// to compare with another run, copy its last-run.json there and give it a label.
 //
 //   1. Snapshot build, in-process: full translation + snapshot (baseline) vs the incremental
 //      path after one EndpointSlice change.
@@ -12,7 +14,7 @@
 // Environment: SKEIN_BENCH_SUBSCRIBERS (default "100,500") lists the subscriber counts;
 // SKEIN_BENCH_CPU_PROF=<dir> writes a CPU profile of each control plane (see convergence.mjs).
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +27,9 @@ const startedAt = Date.now();
 /** The whole suite gives up after this: a hang must not outlive CI's patience. */
 const SUITE_LIMIT_MS = 8 * 60_000;
 const EDITS_PER_RUN = 3;
+/** Long enough to hold at least one of the files source's safety-net polls (every 5 s while watching). */
+const IDLE_MS = 10_000;
+const BEFORE = join(benchDir, 'before.json');
 
 const counts = (process.env.SKEIN_BENCH_SUBSCRIBERS ?? '100,500').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
 if (counts.length === 0) throw new Error('SKEIN_BENCH_SUBSCRIBERS: expected a list of positive integers such as "100,500"');
@@ -142,7 +147,7 @@ function renderConvergence(runs, world) {
 
   return `### 2. Convergence (control-plane binary on \`--source files:\`, subscribers in worker processes, 127.0.0.1)
 
-The world as YAML: \`nodes.yaml\` plus one file per Service (Service + EndpointSlice), ${int(world.services + 1)} files. The control plane was ready ${sec(first.readyMs)} after spawn and, with nobody connected, burnt ${Number.isFinite(first.idleCpuMsPerS) ? `${Math.round(first.idleCpuMsPerS)} ms` : 'n/a'} of CPU per second idle (the files source's stat poll).
+The world as YAML: \`nodes.yaml\` plus one file per Service (Service + EndpointSlice), ${int(world.services + 1)} files. The control plane was ready ${sec(first.readyMs)} after spawn and, with nobody connected, burnt ${Number.isFinite(first.idleCpuMsPerS) ? `${first.idleCpuMsPerS.toFixed(1)} ms` : 'n/a'} of CPU per second idle over ${sec(first.idleMs ?? NaN)}: the files source's stat poll (every 5 s while its watchers see everything; 800 ms in the *before* run), plus, once, a re-read of the files it first read less than 2 s after they were written (the world is written just before the control plane starts; a re-read parses only text that changed).
 
 **Initial sync and memory** (everybody connects at once, both types, wildcard):
 
@@ -164,6 +169,44 @@ ${delta && Number.isFinite(sotwFull) ? `\nA change costs each delta subscriber $
 From write to published takes ${Math.round(100 * Math.min(...editShare))}–${Math.round(100 * Math.max(...editShare))}% of the end-to-end time (median edit), whatever the mode: see "write → published" in *How to read this*.`;
 }
 
+/** The before/after table against bench/before.json: the numbers these changes are about. */
+function renderComparison(report, before) {
+  const rows = [];
+  const change = (was, is) => {
+    if (!Number.isFinite(was) || !Number.isFinite(is) || is <= 0) return 'n/a';
+    const ratio = was / is;
+    return ratio >= 1.1 ? `**${ratio >= 10 ? Math.round(ratio) : ratio.toFixed(1)}× less**` : ratio <= 0.9 ? `${(1 / ratio).toFixed(1)}× more` : '≈ same';
+  };
+  const row = (label, was, is, format) => rows.push([label, format(was), format(is), change(was, is)]);
+  const s0 = before.snapshot;
+  const s1 = report.snapshot;
+  row('snapshot build, full from scratch (median)', s0.full.totalMs.median, s1.full.totalMs.median, ms);
+  row('snapshot build, incremental after one EndpointSlice change (median)', s0.incremental.totalMs.median, s1.incremental.totalMs.median, ms);
+  row('&nbsp;&nbsp;of which `buildSnapshot(model, previous)` (median)', s0.incremental.snapshotMs.median, s1.incremental.snapshotMs.median, ms);
+  row('&nbsp;&nbsp;the same, p99', s0.incremental.snapshotMs.p99, s1.incremental.snapshotMs.p99, ms);
+  row(`loading ${int(s1.objects)} objects into the \`ClusterState\``, s0.loadMs, s1.loadMs, ms);
+  const c0 = before.convergence[0];
+  const c1 = report.convergence[0];
+  row('control plane ready after spawn (1,001 files)', c0.readyMs, c1.readyMs, sec);
+  row('control plane CPU while idle, per second', c0.idleCpuMsPerS, c1.idleCpuMsPerS, (v) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : 'n/a'));
+  for (const after of report.convergence) {
+    const then = before.convergence.find((r) => r.subscribers === after.subscribers && r.mode === after.mode);
+    if (!then) continue;
+    const who = `${int(after.subscribers)} ${after.mode === 'sotw' ? 'SotW' : 'delta'}`;
+    row(`${who}: one edit, write → published (p50)`, then.change.publish.median, after.change.publish.median, msOrS);
+    row(`${who}: one edit, control-plane CPU until published (p50)`, then.change.publishCpuMs.median, after.change.publishCpuMs.median, msOrS);
+    row(`${who}: one edit, write → subscriber (p50 / max)`, then.change.endToEnd.median, after.change.endToEnd.median, msOrS);
+    rows[rows.length - 1][1] += ` / ${msOrS(then.change.endToEnd.max)}`;
+    rows[rows.length - 1][2] += ` / ${msOrS(after.change.endToEnd.max)}`;
+  }
+  const date = new Date(before.startedAt).toISOString().slice(0, 16).replace('T', ' ');
+  return `### Before and after
+
+*Before*: ${before.label ?? `the run of ${date} UTC`} (raw numbers in \`bench/before.json\`; its whole report is kept at the end of this file). Same machine and world; the rows are the numbers the change is about. Each is one run's median or max, so expect noise of ±30% between runs on anything under ~100 ms or involving hundreds of subscribers.
+
+${table(['', 'before', 'after', 'change'], rows)}`;
+}
+
 function render(report) {
   const cpus = os.cpus();
   const date = new Date(report.startedAt).toISOString().slice(0, 16).replace('T', ' ');
@@ -177,15 +220,15 @@ World: ${int(WORLD.services)} Services (${WORLD.namespaces} namespaces, 2 ports 
 
 #### How to read this
 
-- One run on one machine. Compare rows **within this run** (each scenario carries its baseline: full build for the incremental one, state-of-the-world subscribers for delta ones); numbers from other machines or days are not comparable. Tests never assert timings; this file is where speed is tracked.
+- One run on one machine. Compare rows **within this run** (each scenario carries its baseline: full build for the incremental one, state-of-the-world subscribers for delta ones); numbers from other machines or days are not comparable, except in *Before and after*, which sets this run against an earlier one on the same machine. Tests never assert timings; this file is where speed is tracked.
 - **Snapshot build**: wall time (\`performance.now()\`) of the library calls on the built \`dist\`, in a child process started with \`--expose-gc\`; heap is \`heapUsed\` after forced GCs.
 - **Convergence**: every subscriber is its own gRPC channel and TCP connection (one sidecar), spread over ${Math.min(...report.convergence.map((r) => r.workers))}–${Math.max(...report.convergence.map((r) => r.workers))} worker processes that ACK at once. Workers share the ${cpus.length} cores with the control plane, so client-side decoding is inside the times (it matters for SotW). Each run starts a fresh control plane.
 - *Initial sync*: from the moment the workers start connecting until a subscriber holds its first response of both types. *RSS before* is read once the control plane is ready and quiet, *after* once every subscriber has synced and it is quiet again; RSS includes GC slack and freed-but-kept buffers, so *per subscriber* (= after − before, ÷ N) is an upper bound. With hundreds of subscribers connecting at once on ${cpus.length} cores, initial sync is the noisiest number here: expect up to 2× between runs.
-- *Edit*: ${EDITS_PER_RUN} edits per run, each rewriting ONE EndpointSlice file (temp file + rename), the next one only after the previous one converged and the control plane went quiet. *write → published* ends at the control plane's \`snapshot published\` log line: it holds the files source (50 ms debounce, then it re-reads the directory), the publisher's 100 ms debounce and the build. *published → subscriber* is the fan-out; *write → subscriber* the end-to-end latency.
-- *CPU* is utime+stime of the control plane from \`/proc/<pid>/stat\` (10 ms ticks), sampled every 10 ms and split at the publish time; per-edit medians. An edit is *clean* when the files source's full re-read had finished before publication (when its stat poll sees the edit first, the re-read runs during the fan-out); fan-out latency and CPU come from clean edits only.
+- *Edit*: ${EDITS_PER_RUN} edits per run, each rewriting ONE EndpointSlice file (temp file + rename), the next one only after the previous one converged and the control plane went quiet. *write → published* ends at the control plane's \`snapshot published\` log line: it holds the files source (50 ms debounce, then it reads the file its watcher named), the publisher's 100 ms debounce and the build. *published → subscriber* is the fan-out; *write → subscriber* the end-to-end latency.
+- *CPU* is utime+stime of the control plane from \`/proc/<pid>/stat\` (10 ms ticks), sampled every 10 ms and split at the publish time; per-edit medians. An edit is *clean* when the control plane did less than 300 ms of CPU after the last subscriber had the change, i.e. no file re-read ran on into the fan-out (the *before* run's files source re-read every file, and when its stat poll saw the edit first, that ran during the fan-out); fan-out latency and CPU come from clean edits only.
 - *Bytes*: the DiscoveryResponse re-encoded by two sampled subscribers per worker (all get the same resources); *bytes per subscriber per change* is the control plane's own count (\`skein_control_plane_push_bytes_total\`) ÷ N. A delta run also has 2 SotW probe subscribers, for the full-state size; they leave before the edits.
 
-${renderSnapshot(report.snapshot)}
+${report.before ? `${renderComparison(report, report.before)}\n\n` : ''}${renderSnapshot(report.snapshot)}
 
 ${renderConvergence(report.convergence, WORLD)}
 `;
@@ -232,7 +275,7 @@ async function main() {
       log(`2. convergence: ${subscribers} ${mode} subscribers in ${workers} workers`);
       const run = await convergenceRun({
         dir: tmp, mode, subscribers, workers, probes: mode === 'delta' ? 2 : 0, edits: EDITS_PER_RUN,
-        firstService: firstService++, idleMs: convergence.length === 0 ? 3000 : 0, track,
+        firstService: firstService++, idleMs: convergence.length === 0 ? IDLE_MS : 0, track,
       });
       if (run.workerErrors.length > 0) log(`   subscriber errors: ${run.workerErrors.slice(0, 3).join('; ')}`);
       log(`   sync max ${sec(run.initialSync.max)}, edit end-to-end p50 ${ms(run.change.endToEnd.median)}, fan-out max ${ms(run.change.fanOut.max)}`);
@@ -241,7 +284,8 @@ async function main() {
   }
 
   const report = { startedAt, durationMs: Date.now() - startedAt, snapshot, convergence };
-  const markdown = render(report);
+  const before = existsSync(BEFORE) ? JSON.parse(readFileSync(BEFORE, 'utf8')) : undefined;
+  const markdown = render({ ...report, before });
   const out = join(benchDir, '.bench-out');
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'last-run.json'), JSON.stringify(report, null, 2) + '\n');

@@ -1,14 +1,31 @@
 // Strict textual IP checks, written here because the protocol package does no I/O and
 // imports nothing from node:net.
 
-/** Dotted-quad IPv4 with no leading zeros ("10.0.0.1"). */
+/**
+ * Dotted-quad IPv4 with no leading zeros ("10.0.0.1"). A character scan rather than a split
+ * and a regex per octet: it runs for every endpoint address on each validation.
+ */
 export function isIPv4(text: string): boolean {
-  const parts = text.split('.');
-  if (parts.length !== 4) return false;
-  for (const part of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part) || Number(part) > 255) return false;
+  const length = text.length;
+  if (length < 7 || length > 15) return false;
+  let octets = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= length; i++) {
+    const c = i < length ? text.charCodeAt(i) : 0x2e; // a virtual '.' closes the last octet
+    if (c === 0x2e) {
+      if (digits === 0 || ++octets > 4) return false;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && value === 0) return false; // leading zero
+      value = value * 10 + (c - 0x30);
+      if (++digits > 3 || value > 255) return false;
+    } else {
+      return false;
+    }
   }
-  return true;
+  return octets === 4;
 }
 
 /** RFC 4291 text form, with optional "::" compression and an embedded IPv4 tail. */

@@ -73,7 +73,22 @@ describe('validation', () => {
 
 describe('addresses', () => {
   it.each(['1.2.3.4', '255.255.255.255', '0.0.0.0'])('IPv4 %s', (ip) => expect(isIPv4(ip)).toBe(true));
-  it.each(['1.2.3', '01.2.3.4', '256.1.1.1', '1.2.3.4.5', ''])('not IPv4 %s', (ip) => expect(isIPv4(ip)).toBe(false));
+  it.each(['1.2.3', '01.2.3.4', '256.1.1.1', '1.2.3.4.5', '', '1.2.3.', '.1.2.3', '1..2.3', '1.2.3.04', '1.2.3.4 ', '1.2.3.-4', '1.2.3.1000', '0x1.2.3.4', '1.2.3.4\n'])('not IPv4 %s', (ip) => expect(isIPv4(ip)).toBe(false));
+  it('accepts exactly the dotted quads the split-and-regex definition accepts', () => {
+    const reference = (text: string): boolean => {
+      const parts = text.split('.');
+      return parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
+    };
+    const pieces = ['0', '00', '1', '09', '10', '99', '100', '199', '255', '256', '300', '999', '1000', '', 'a', ' 1', '-1'];
+    let checked = 0;
+    for (const a of pieces) for (const b of ['0', '255', '256', '01', '']) for (const c of pieces) {
+      for (const text of [`${a}.${b}.1.${c}`, `${a}.${b}.${c}`, `${a}.${b}.1.${c}.`, `${a}.${b}.1.1.${c}`]) {
+        expect(isIPv4(text), text).toBe(reference(text));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
   it.each(['::1', '::', 'fd00::1', '2001:db8:0:0:0:0:2:1', '::ffff:10.0.0.1', 'fe80::1:2'])('IPv6 %s', (ip) => expect(isIPv6(ip)).toBe(true));
   it.each(['1:2:3:4:5:6:7', ':::1', '1::2::3', 'g::1', '1:2:3:4:5:6:7:8:9'])('not IPv6 %s', (ip) => expect(isIPv6(ip)).toBe(false));
 });

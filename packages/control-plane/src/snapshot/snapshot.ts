@@ -42,6 +42,11 @@ type Bodies = ReadonlyMap<string, ServiceInit | EndpointGroupInit>;
  * EncodedResource of `previous` whose bytes are identical is reused, so a version is encoded
  * once for the life of the process. An invalid resource keeps its previous version (if any);
  * an EndpointGroup whose Service is not in the result is dropped.
+ *
+ * Model bodies are immutable once built: a body object that was encoded and found valid before
+ * (by any build) is not validated, encoded or hashed again, its earlier EncodedResource is used.
+ * `updateMeshModel` hands back the same objects for every Service it did not translate again,
+ * so an incremental build costs as much as what changed. Versions equal a from-scratch build's.
  */
 export function buildSnapshot(model: MeshModel, previous: Snapshot | undefined, now: number): BuildResult {
   const problems: SnapshotProblem[] = [];
@@ -58,16 +63,26 @@ export function buildSnapshot(model: MeshModel, previous: Snapshot | undefined, 
   const typeVersions = new Map<ResourceType, string>();
   for (const typeUrl of RESOURCE_TYPES) {
     const byName = built.get(typeUrl)!;
-    const typeVersion = combinedVersion([...byName.values()].map((r) => [r.name, r.version] as const));
+    const before = previous?.resources.get(typeUrl);
+    // The very same resources (the usual case for a type no change touched): no need to hash.
+    const typeVersion = before !== undefined && sameResources(before, byName)
+      ? previous!.typeVersions.get(typeUrl)!
+      : combinedVersion([...byName.values()].map((r) => [r.name, r.version] as const));
     typeVersions.set(typeUrl, typeVersion);
     // Same content: share the previous map so unchanged types cost no memory.
-    const kept = previous?.typeVersions.get(typeUrl) === typeVersion ? previous.resources.get(typeUrl) : undefined;
+    const kept = previous?.typeVersions.get(typeUrl) === typeVersion ? before : undefined;
     resources.set(typeUrl, kept ?? byName);
   }
   const version = combinedVersion(typeVersions);
   if (previous?.version === version) return { snapshot: previous, problems };
   return { snapshot: { version, createdAt: now, resources, typeVersions }, problems };
 }
+
+/**
+ * What each valid body, by object, was encoded to. Weak: an entry lives as long as the model
+ * that holds its body (and a snapshot holds the EncodedResource itself anyway).
+ */
+const encodedBodies = new WeakMap<ServiceInit | EndpointGroupInit, EncodedResource>();
 
 function publishType(
   typeUrl: ResourceType, bodies: Bodies, previous: Snapshot | undefined, problems: SnapshotProblem[],
@@ -77,6 +92,11 @@ function publishType(
   for (const name of [...bodies.keys()].sort()) {
     const body = bodies.get(name)!;
     const last = before?.get(name);
+    const known = encodedBodies.get(body);
+    if (known !== undefined && known.typeUrl === typeUrl && known.name === name) {
+      out.set(name, last !== undefined && (last === known || sameBytes(last.body, known.body)) ? last : known);
+      continue;
+    }
     const reasons = validateResource(typeUrl, name, body);
     if (reasons.length > 0) {
       const kept = last ? `; version ${last.version} stays in force` : '; not published';
@@ -85,9 +105,17 @@ function publishType(
       continue;
     }
     const encoded = encodeResource(typeUrl, name, body as never);
-    out.set(name, last && sameBytes(last.body, encoded.body) ? last : encoded);
+    const resource = last && sameBytes(last.body, encoded.body) ? last : encoded;
+    encodedBodies.set(body, resource);
+    out.set(name, resource);
   }
   return out;
+}
+
+function sameResources(a: ReadonlyMap<string, EncodedResource>, b: ReadonlyMap<string, EncodedResource>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, resource] of b) if (a.get(name) !== resource) return false;
+  return true;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

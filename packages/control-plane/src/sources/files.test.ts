@@ -1,6 +1,7 @@
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FilesSource, type FilesSourceOptions } from './files.js';
@@ -239,6 +240,108 @@ describe('FilesSource', () => {
     expect(invalid(events)[0]).toMatchObject({ origin: 'files: a.yaml', reason: 'cannot read file: EACCES' });
     await rec.after(mark, isUpsertOf('two'), 'the other file');
     expect(deleted(rec.since(mark))).toEqual([]);
+  });
+
+  describe('reading only what changed', () => {
+    /** Reads through the real file system, counting them per file (relative path). */
+    const counted = (): { reads: Map<string, number>; readFile: (file: string) => Promise<string> } => {
+      const reads = new Map<string, number>();
+      return { reads, readFile: (file) => {
+        const rel = relative(dir, file);
+        reads.set(rel, (reads.get(rel) ?? 0) + 1);
+        return readFile(file, 'utf8');
+      } };
+    };
+    /** 30 files in two directories, last modified an hour ago: none is "recently modified". */
+    const world = (): string[] => {
+      const files = Array.from({ length: 30 }, (_, i) => `${i < 15 ? '' : 'sub/'}s${i}.yaml`);
+      files.forEach((file, i) => write(file, svc(`s${i}`)));
+      const anHourAgo = new Date(Date.now() - 3_600_000);
+      for (const file of files) utimesSync(join(dir, file), anHourAgo, anHourAgo);
+      return files;
+    };
+    const others = (reads: Map<string, number>, ...except: string[]): number[] =>
+      [...reads].filter(([file]) => !except.includes(file)).map(([, n]) => n);
+    const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 400));
+
+    it('reads again only the file an edit touched; polls in between read nothing', async () => {
+      const files = world();
+      const { reads, readFile } = counted();
+      await start({ readFile, pollIntervalMs: 50, watchedPollIntervalMs: 50 });
+      expect([...reads.keys()].sort()).toEqual([...files].sort());
+      await settle(); // several polls
+      expect(others(reads)).toEqual(files.map(() => 1));
+
+      const mark = rec.events.length;
+      write('sub/s20.yaml', svc('s20', 81));
+      await rec.after(mark, isUpsertOf('s20'), 'the edit');
+      await settle();
+      expect(rec.since(mark).filter((e) => e.type !== 'status')).toHaveLength(1);
+      // The edited file is read again (and, being recently modified, maybe by a poll or two more).
+      expect(reads.get('sub/s20.yaml')).toBeGreaterThanOrEqual(2);
+      expect(others(reads, 'sub/s20.yaml')).toEqual(files.slice(1).map(() => 1));
+    });
+
+    it('sees an in-place edit, a removed file and an added one, and reads nothing else', async () => {
+      const files = world();
+      const { reads, readFile } = counted();
+      await start({ readFile });
+      let mark = rec.events.length;
+      writeFileSync(join(dir, 's3.yaml'), svc('s3', 81)); // in place: same inode, a 'change' event
+      await rec.after(mark, isUpsertOf('s3'), 'the in-place edit');
+      mark = rec.events.length;
+      rmSync(join(dir, 'sub/s16.yaml'));
+      write('sub/new.yaml', svc('new'));
+      await rec.after(mark, isDeleteOf('s16'), 'the removal');
+      await rec.after(mark, isUpsertOf('new'), 'the new file');
+      expect(reads.get('s3.yaml')).toBe(2);
+      expect(reads.get('sub/new.yaml')).toBe(1);
+      expect(others(reads, 's3.yaml', 'sub/new.yaml')).toEqual(files.slice(1).map(() => 1));
+    });
+
+    it('reads only the file whose stamp moved when the poll is the only path', async () => {
+      const files = world();
+      const { reads, readFile } = counted();
+      await start({ readFile, watch: false, pollIntervalMs: 50 });
+      const mark = rec.events.length;
+      writeFileSync(join(dir, 'sub/s29.yaml'), svc('s29', 81));
+      await rec.after(mark, isUpsertOf('s29'), 'the polled edit');
+      await settle();
+      expect(others(reads, 'sub/s29.yaml')).toEqual(files.slice(1).map(() => 1));
+    });
+  });
+
+  it('sees a ConfigMap volume update (the atomic swap of its `..data` symlink) through the watcher', async () => {
+    // The layout kubelet's atomic writer keeps: web.yaml -> ..data/web.yaml, ..data -> ..<timestamp>.
+    mkdirSync(join(dir, '..2025_01_01_00_00_00.1'));
+    writeFileSync(join(dir, '..2025_01_01_00_00_00.1', 'web.yaml'), svc('web'));
+    symlinkSync('..2025_01_01_00_00_00.1', join(dir, '..data'));
+    symlinkSync('..data/web.yaml', join(dir, 'web.yaml'));
+    // Polls far apart: only the watcher can see the update in time.
+    await start({ pollIntervalMs: 60_000, watchedPollIntervalMs: 60_000 });
+    expect(upserted(rec.events)).toEqual(['Service/default/web']);
+    const mark = rec.events.length;
+    mkdirSync(join(dir, '..2025_01_01_00_01_00.2'));
+    writeFileSync(join(dir, '..2025_01_01_00_01_00.2', 'web.yaml'), svc('web', 81));
+    symlinkSync('..2025_01_01_00_01_00.2', join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    rmSync(join(dir, '..2025_01_01_00_00_00.1'), { recursive: true });
+    const events = await rec.after(mark, isUpsertOf('web'), 'the swapped volume');
+    expect(events.find(isUpsertOf('web'))).toMatchObject({ object: { spec: { ports: [{ port: 81 }] } } });
+  });
+
+  it('polls often when a manifest is a symlink out of the tree, whose target no watcher sees', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'skein-files-outside-'));
+    try {
+      writeFileSync(join(outside, 'a.yaml'), svc('one'));
+      symlinkSync(join(outside, 'a.yaml'), join(dir, 'a.yaml'));
+      await start({ pollIntervalMs: 100, watchedPollIntervalMs: 60_000 });
+      const mark = rec.events.length;
+      writeFileSync(join(outside, 'a.yaml'), svc('one', 81));
+      await rec.after(mark, isUpsertOf('one'), 'the edit behind the symlink');
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   it('reads deploy/examples cleanly', async () => {
