@@ -1,0 +1,114 @@
+// Composition root of the sidecar process: discovery -> config -> dataplane -> listeners,
+// plus the admin API. Everything with I/O is created here.
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { adminApp } from '../admin/admin-app.js';
+import { createDataplane } from '../dataplane-core.js';
+import { CacheFile } from '../discovery/cache-file.js';
+import { HttpDiscoveryClient } from '../discovery/http-discovery-client.js';
+import { MeshConfig } from '../discovery/mesh-config.js';
+import { XdsClient } from '../discovery/xds-client.js';
+import { AGENT_VERSION, type NodeIdentity } from '../identity.js';
+import type { Logger } from '../logger.js';
+import { InboundProxy } from '../proxy/inbound-proxy.js';
+import { OutboundProxy } from '../proxy/outbound-proxy.js';
+import { ServiceListener } from '../proxy/h2c-proxy.js';
+import type { SidecarConfig } from './sidecar-config.js';
+
+export interface RunningSidecar {
+  readonly outboundPort: number;
+  readonly adminPort: number;
+  readonly inboundPort: number | undefined;
+  readonly serviceListenerPorts: Record<string, number>;
+  /** Stops accepting, drains in-flight requests for up to `drainMs`, then stops. */
+  close(drainMs?: number): Promise<void>;
+}
+
+export async function startSidecar(cfg: SidecarConfig, log: Logger): Promise<RunningSidecar> {
+  const identity: NodeIdentity = {
+    id: `${cfg.podName}.${cfg.namespace}`, podName: cfg.podName, namespace: cfg.namespace, podIp: cfg.podIp,
+    nodeName: cfg.nodeName, zone: cfg.zone, region: cfg.region,
+  };
+  const config = new MeshConfig({ logger: log });
+  const cache = cfg.cacheFile ? new CacheFile(cfg.cacheFile, config, log) : undefined;
+  if (cache) {
+    const loaded = await cache.load();
+    log.info({ path: cfg.cacheFile, ...loaded }, loaded.loaded ? 'config loaded from the cache file' : 'no usable cache file');
+  }
+  const xds = cfg.controlPlane
+    ? new XdsClient({ address: cfg.controlPlane, identity, config, scope: cfg.discoveryScope, logger: log })
+    : undefined;
+  const http = !xds && cfg.snapshotUrl
+    ? new HttpDiscoveryClient({ url: cfg.snapshotUrl, config, ...(cfg.discoveryScope === 'all' ? {} : { namespaces: [cfg.namespace] }), logger: log })
+    : undefined;
+  const dataplane = createDataplane(config, {
+    namespace: cfg.namespace, clusterDomain: cfg.clusterDomain, outboundPolicy: cfg.outboundPolicy,
+    nodeName: cfg.nodeName, zone: cfg.zone,
+  });
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  new Gauge({ name: 'skein_sidecar_config_ready', help: '1 once a config (snapshot or cache file) is applied', registers: [registry], collect() { this.set(config.ready ? 1 : 0); } });
+  new Gauge({ name: 'skein_sidecar_xds_connected', help: '1 while the discovery stream is connected', registers: [registry], collect() { this.set(xds?.status().connected || http?.status().connected ? 1 : 0); } });
+  new Gauge({ name: 'skein_sidecar_info', help: 'Sidecar build and identity', labelNames: ['version', 'namespace', 'pod'] as const, registers: [registry], collect() { this.set({ version: AGENT_VERSION, namespace: cfg.namespace, pod: cfg.podName }, 1); } });
+
+  const outbound = new OutboundProxy({ dataplane, logger: log });
+  const outboundPort = await outbound.listen(cfg.outboundAddress, cfg.outboundPort);
+  const listeners: ServiceListener[] = [];
+  const serviceListenerPorts: Record<string, number> = {};
+  for (const spec of cfg.serviceListeners) {
+    const listener = new ServiceListener({ dataplane, host: spec.host, port: spec.port, logger: log });
+    serviceListenerPorts[`${spec.host}:${spec.port}`] = await listener.listen(cfg.outboundAddress, spec.listenPort);
+    listeners.push(listener);
+  }
+  let inbound: InboundProxy | undefined;
+  let inboundPort: number | undefined;
+  if (cfg.inboundPort !== undefined && cfg.appPort !== undefined) {
+    inbound = new InboundProxy({ appPort: cfg.appPort, logger: log });
+    inboundPort = await inbound.listen('0.0.0.0', cfg.inboundPort);
+  }
+
+  const app = adminApp({
+    ready: () => config.ready,
+    configDump: () => ({
+      identity: { ...identity, token: undefined },
+      discovery: xds ? { type: 'grpc', address: cfg.controlPlane, ...xds.status() } : http ? { type: 'http', url: cfg.snapshotUrl, ...http.status() } : { type: 'cache-only' },
+      config: config.toJSON(),
+    }),
+    clusters: () => ({ clusters: dataplane.clusters(), traffic: outbound.stats() }),
+    explain: (url) => dataplane.explain(url.hostname, url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80),
+    metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+  });
+  const admin = await listenHttp(app.fetch, cfg.adminAddress, cfg.adminPort);
+  const adminPort = (admin.address() as AddressInfo).port;
+
+  cache?.start();
+  xds?.start();
+  http?.start();
+  log.info({ outboundPort, adminPort, inboundPort, serviceListenerPorts, controlPlane: cfg.controlPlane ?? cfg.snapshotUrl ?? null }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    outboundPort, adminPort, inboundPort, serviceListenerPorts,
+    close(drainMs = cfg.drainMs) {
+      closing ??= (async () => {
+        await Promise.all([
+          outbound.close(drainMs),
+          ...listeners.map((l) => l.close(drainMs)),
+          inbound?.close(drainMs),
+        ]);
+        await Promise.all([xds?.close(), http?.close(), cache?.close()]);
+        await new Promise<void>((resolve) => admin.close(() => resolve()));
+      })();
+      return closing;
+    },
+  };
+}
+
+function listenHttp(fetch: (request: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname, port }, () => resolve(server));
+    server.once('error', reject);
+  });
+}

@@ -1,0 +1,70 @@
+// The proxy's side of the Dataplane contract: resolve what a host:port names (waiting once for
+// on-demand names), choose the endpoint for an attempt, choose a different one for a retry.
+import type { Dataplane, Destination, DestinationError, Target } from '../dataplane.js';
+import { proxyLoop } from './proxy-errors.js';
+
+/** A destination the proxy can connect to: a mesh service or a direct host:port. */
+export type Routable = Exclude<Destination, { type: 'reject' }>;
+
+/** The code `resolve()` answers with for a name the control plane has not answered for yet. */
+const UNKNOWN_SERVICE = 'SKEIN_ERR_UNKNOWN_SERVICE';
+
+/**
+ * Resolves `host:port`. An unknown name may be one the dataplane has just subscribed on demand,
+ * so it waits once (up to `waitMs`) for the control plane's answer and resolves again. Returns
+ * synchronously when no wait is needed, so the common path allocates no promise.
+ */
+export function resolveDestination(dataplane: Dataplane, host: string, port: number, waitMs: number): Destination | Promise<Destination> {
+  const first = dataplane.resolve(host, port);
+  if (first.type !== 'reject' || first.error.code !== UNKNOWN_SERVICE || waitMs <= 0) return first;
+  return dataplane.whenKnown(host, waitMs).then(() => dataplane.resolve(host, port));
+}
+
+/**
+ * Resolves `host:port` as `resolveDestination` does and calls `then` with the destination, now
+ * or once known. A direct destination for which `isSelf` is true becomes a loop rejection.
+ */
+export function routeTo(dataplane: Dataplane, host: string, port: number, waitMs: number,
+  isSelf: (host: string, port: number) => boolean, then: (destination: Destination) => void): void {
+  const checked = (destination: Destination): void => {
+    if (destination.type === 'direct' && isSelf(destination.host, destination.port)) then({ type: 'reject', error: proxyLoop(`${host}:${port}`) });
+    else then(destination);
+  };
+  const result = resolveDestination(dataplane, host, port, waitMs);
+  if ('then' in result) result.then(checked, () => checked(dataplane.resolve(host, port)));
+  else checked(result);
+}
+
+/** The label counters and logs use for a destination: the service, or `passthrough`. */
+export function serviceLabel(destination: Routable): string {
+  return destination.service ?? 'passthrough';
+}
+
+/** The endpoint for a first attempt, or the error to answer with (a service with no endpoint). */
+export function firstTarget(destination: Routable): Target | DestinationError {
+  if (destination.type === 'direct') return directTarget(destination.host, destination.port);
+  const picked = destination.picker.pick();
+  return picked.type === 'pick' ? picked.target : picked.error;
+}
+
+/**
+ * The endpoint for a retry after connect failures on the targets in `tried`, or undefined when
+ * there is none left: a direct destination has one address, and a picker that can only offer
+ * an endpoint already tried has nothing better (retrying a refusing endpoint only adds latency).
+ */
+export function retryTarget(destination: Routable, tried: ReadonlySet<string>): Target | undefined {
+  if (destination.type === 'direct') return undefined;
+  const picked = destination.picker.pick(tried);
+  if (picked.type !== 'pick' || tried.has(picked.target.key)) return undefined;
+  return picked.target;
+}
+
+/** A Target for a host:port outside the balancer (DNS, if any, happens at connect time). */
+export function directTarget(host: string, port: number): Target {
+  return { address: host, port, key: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}` };
+}
+
+/** Distinguishes a DestinationError from a Target in `firstTarget`'s result. */
+export function isError(value: Target | DestinationError): value is DestinationError {
+  return (value as DestinationError).code !== undefined;
+}

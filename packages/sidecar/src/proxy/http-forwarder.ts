@@ -1,0 +1,289 @@
+// Forwards one HTTP/1.1 request to an endpoint and streams the answer back: the endpoint leg of
+// the outbound proxy, the service listeners and the inbound proxy. Connections are pooled per
+// endpoint (one keep-alive Agent; node keys its pools by host:port). Bodies stream with
+// backpressure both ways and are never buffered.
+//
+// Retries follow Envoy's default retry policy for a sidecar: only connect failures, on another
+// endpoint. A request body is only ever read once the endpoint's connection is up, so a
+// connect failure never loses body bytes and every connect failure is safely retryable.
+import { Agent, request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Dataplane, DestinationError, Target } from '../dataplane.js';
+import type { Logger } from '../logger.js';
+import type { ClusterStats, TargetCounters } from './cluster-stats.js';
+import { firstTarget, isError, retryTarget, serviceLabel, type Routable } from './destination.js';
+import { forwardHeaders, KEEP_TRANSFER_ENCODING } from './hop-headers.js';
+import { causeOf, connectFailed, upstreamFailed } from './proxy-errors.js';
+
+/** What every forwarded request shares. */
+export interface HttpForwarderOptions {
+  /** Receives attempt outcomes for mesh services (passive health); absent for the inbound leg. */
+  readonly dataplane?: Dataplane;
+  readonly stats: ClusterStats;
+  readonly logger: Logger;
+  readonly connectTimeoutMs: number;
+  readonly maxConnectRetries: number;
+}
+
+/** One forwarded request: where it goes and how it is rewritten. */
+export interface ForwardRequest {
+  readonly destination: Routable;
+  /** The destination as the client named it ("web.demo:80"), for error messages. */
+  readonly what: string;
+  /** Origin-form path for the upstream request line. */
+  readonly path: string;
+  /** Host header value to add when the client sent none (absolute-form from an HTTP/1.0 client). */
+  readonly addHost?: string;
+  /** Headers to set on the upstream request, replacing any the client sent (e.g. trace context). */
+  readonly setHeaders?: Readonly<Record<string, string>>;
+}
+
+// Free sockets idle longer than this are closed: below node's default server keepAliveTimeout
+// (5 s), so the pool rarely reuses a socket the endpoint is closing at the same moment.
+const IDLE_SOCKET_MS = 4000;
+const noop = (): void => undefined;
+
+/** Forwards HTTP/1.1 requests to endpoints over a keep-alive pool. */
+export class HttpForwarder {
+  /** The endpoint connection pool (exposed for tests and draining). */
+  readonly agent: Agent;
+  readonly options: HttpForwarderOptions;
+
+  constructor(options: HttpForwarderOptions) {
+    this.options = options;
+    // lifo: reuse the most recently used socket, so surplus idle ones age out (as node's global agent).
+    this.agent = new Agent({ keepAlive: true, scheduling: 'lifo', timeout: IDLE_SOCKET_MS, maxSockets: 256, maxFreeSockets: 64 });
+  }
+
+  /**
+   * Forwards `req` as described by `forward` and answers on `res`: the endpoint's response,
+   * streamed; or an error response (503 when no endpoint could be reached, 502 when one failed
+   * before answering); or, when the endpoint fails mid-response, a destroyed client connection.
+   * If the client goes away first, the upstream request is aborted.
+   */
+  forward(req: IncomingMessage, res: ServerResponse, forward: ForwardRequest): void {
+    if (res.destroyed) return;
+    const first = firstTarget(forward.destination);
+    if (isError(first)) {
+      writeErrorResponse(req, res, first);
+      return;
+    }
+    new Exchange(this, req, res, forward).attempt(first);
+  }
+
+  /** Closes pooled connections (in-flight ones included). */
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** One client request across its attempts. */
+class Exchange {
+  private readonly headers: string[];
+  private readonly label: string;
+  private readonly bodyless: boolean;
+  private retriesLeft: number;
+  private tried: Set<string> | undefined;
+  private upstream: ClientRequest | undefined;
+  private target!: Target;
+  private counters!: TargetCounters;
+  private timer: NodeJS.Timeout | undefined;
+  private connected = false;
+  private responded = false;
+  private responseDone = false;
+  private settled = true;
+  private clientGone = false;
+
+  constructor(
+    private readonly forwarder: HttpForwarder,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly forward: ForwardRequest,
+  ) {
+    this.headers = forwardHeaders(req.rawHeaders, KEEP_TRANSFER_ENCODING);
+    if (forward.addHost !== undefined) this.headers.push('Host', forward.addHost);
+    if (forward.setHeaders !== undefined) setHeaders(this.headers, forward.setHeaders);
+    this.label = serviceLabel(forward.destination);
+    const length = req.headers['content-length'];
+    this.bodyless = req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+    this.retriesLeft = forwarder.options.maxConnectRetries;
+    res.on('error', noop);
+    res.once('close', () => this.onClientClose());
+  }
+
+  attempt(target: Target): void {
+    this.target = target;
+    this.counters = this.forwarder.options.stats.counters(this.label, target.key);
+    this.counters.total++;
+    this.counters.active++;
+    this.settled = false;
+    this.connected = false;
+    const up = request({
+      host: target.address, port: target.port, method: this.req.method, path: this.forward.path,
+      headers: this.headers, agent: this.forwarder.agent,
+    });
+    this.upstream = up;
+    up.once('socket', (socket: Socket) => this.onSocket(up, socket));
+    up.once('response', (response: IncomingMessage) => this.onResponse(up, response));
+    up.on('error', (error: Error) => this.onUpstreamError(up, error));
+  }
+
+  private onSocket(up: ClientRequest, socket: Socket): void {
+    if (up !== this.upstream || this.clientGone) return;
+    if (!socket.connecting) {
+      this.onConnect(up);
+      return;
+    }
+    const timeoutMs = this.forwarder.options.connectTimeoutMs;
+    this.timer = setTimeout(() => {
+      const error: NodeJS.ErrnoException = new Error(`connect timed out after ${timeoutMs} ms`);
+      error.code = 'ETIMEDOUT';
+      up.destroy(error);
+    }, timeoutMs);
+    socket.once('connect', () => this.onConnect(up));
+  }
+
+  private onConnect(up: ClientRequest): void {
+    this.clearTimer();
+    if (up !== this.upstream || this.clientGone) return;
+    this.connected = true;
+    // Only now may body bytes leave the client's socket (see the header comment).
+    if (this.req.readableEnded) up.end();
+    else this.req.pipe(up);
+  }
+
+  private onResponse(up: ClientRequest, response: IncomingMessage): void {
+    if (up !== this.upstream) return;
+    this.responded = true;
+    const { res, req } = this;
+    if (this.clientGone || res.destroyed) {
+      up.destroy();
+      return;
+    }
+    const status = response.statusCode ?? 502;
+    if (status >= 500) this.counters.errors++;
+    this.report(status >= 500 ? 'http-5xx' : 'success');
+    const flags = req.httpVersionMinor === 0 ? 0 : KEEP_TRANSFER_ENCODING;
+    // An early answer (401, 413…) before the upload finished: the rest of the body has nowhere
+    // to go, so close the client connection after the response rather than drain it.
+    if (!req.complete) res.shouldKeepAlive = false;
+    res.writeHead(status, response.statusMessage || undefined, forwardHeaders(response.rawHeaders, flags));
+    response.pipe(res, { end: false });
+    response.once('end', () => {
+      this.responseDone = true;
+      const trailers = response.rawTrailers;
+      if (trailers.length > 0) {
+        const pairs: Array<[string, string]> = [];
+        for (let i = 0; i < trailers.length; i += 2) pairs.push([trailers[i]!, trailers[i + 1]!]);
+        res.addTrailers(pairs);
+      }
+      res.end();
+    });
+    response.once('close', () => {
+      if (response.complete || this.clientGone) return;
+      // The endpoint died mid-response: the only honest signal left is to reset the client.
+      this.counters.errors++;
+      this.report('reset');
+      res.destroy();
+    });
+  }
+
+  private onUpstreamError(up: ClientRequest, error: Error): void {
+    if (up !== this.upstream) return;
+    this.clearTimer();
+    if (this.clientGone) return;
+    const { counters, target } = this;
+    if (this.responded) {
+      // After a complete response, only the unsent rest of an upload failed: nothing to tell.
+      // Mid-response, the response's 'close' counts it; make sure the client sees it.
+      if (!this.responseDone) this.res.destroy();
+      return;
+    }
+    this.settle();
+    const what = this.forward.what;
+    if (!this.connected) {
+      counters.connectFailures++;
+      this.report((error as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'timeout' : 'connect-error');
+      (this.tried ??= new Set()).add(target.key);
+      const next = this.retriesLeft > 0 ? retryTarget(this.forward.destination, this.tried) : undefined;
+      if (next) {
+        this.retriesLeft--;
+        this.forwarder.options.logger.debug({ what, failed: target.key, next: next.key, cause: causeOf(error) }, 'connect failed; retrying on another endpoint');
+        this.attempt(next);
+        return;
+      }
+      writeErrorResponse(this.req, this.res, connectFailed(what, target.key, causeOf(error)));
+      return;
+    }
+    if (up.reusedSocket && this.bodyless && this.retriesLeft > 0) {
+      // A pooled connection the endpoint closed while idle (the keep-alive race): the request
+      // never reached the application, so send it again on a fresh connection.
+      this.retriesLeft--;
+      this.attempt(target);
+      return;
+    }
+    counters.errors++;
+    this.report('reset');
+    writeErrorResponse(this.req, this.res, upstreamFailed(what, target.key, causeOf(error)));
+  }
+
+  private onClientClose(): void {
+    if (!this.res.writableFinished) {
+      this.clientGone = true;
+      this.clearTimer();
+      this.upstream?.destroy();
+    }
+    this.settle();
+  }
+
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.counters.active--;
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private report(outcome: 'success' | 'connect-error' | 'reset' | 'timeout' | 'http-5xx'): void {
+    const destination = this.forward.destination;
+    if (destination.type === 'service') this.forwarder.options.dataplane?.report(destination.service, this.target, outcome);
+  }
+}
+
+/** Replaces (case-insensitively) or appends `set` in a flat raw header list. */
+function setHeaders(raw: string[], set: Readonly<Record<string, string>>): void {
+  for (const name in set) {
+    const lower = name.toLowerCase();
+    for (let i = raw.length - 2; i >= 0; i -= 2) {
+      if (raw[i]!.toLowerCase() === lower) raw.splice(i, 2);
+    }
+    raw.push(name, set[name]!);
+  }
+}
+
+/**
+ * Answers with `error.status`, the message as a plain-text body and `x-skein-error: <code>`.
+ * The connection is closed when the request body was not read, so a large unread upload is
+ * not drained just to keep the socket. After headers were sent, destroys the response instead.
+ */
+export function writeErrorResponse(req: IncomingMessage, res: ServerResponse, error: DestinationError): void {
+  if (res.destroyed) return;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = `${error.message}\n`;
+  const headers: Record<string, string | number> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-skein-error': error.code,
+  };
+  if (!req.complete) headers.connection = 'close';
+  res.writeHead(error.status, headers);
+  res.end(body);
+}
