@@ -244,6 +244,16 @@ describe('createDataplane: on-demand names', () => {
     expect(config.wanted).toEqual(resource ? [resource] : []);
   });
 
+  it('says "not known yet" while an on-demand name is pending, and "does not name a known Service" once answered', () => {
+    const config = world();
+    const dataplane = createDataplane(config, base);
+    const pending = dataplane.resolve('orders.shop', 80);
+    expect(pending.type === 'reject' && pending.error.message).toMatch(/not known yet/);
+    config.answer('shop/orders');
+    const final = dataplane.resolve('orders.shop', 80);
+    expect(final.type === 'reject' && final.error.message).toBe('skein: host "orders.shop" does not name a known Service');
+  });
+
   it('whenKnown resolves once the control plane answers, then the name resolves; no listener or timer is left', async () => {
     vi.useFakeTimers();
     const config = world();

@@ -70,6 +70,7 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
     this.router = new Router(this.index, this, {
       outboundPolicy: options.outboundPolicy ?? 'allow-any',
       want: (resource) => config.want(resource),
+      answered: (resource) => config.answered(resource),
     });
     this.unsubscribe = config.onChange((change) => this.apply(change));
   }

@@ -21,6 +21,8 @@ export interface RouterOptions {
   readonly outboundPolicy: OutboundPolicy;
   /** Called with "<ns>/<name>" for a mesh-looking name the config does not hold. */
   readonly want: (resource: string) => void;
+  /** Whether discovery has answered for "<ns>/<name>" (so an unknown name is final, not pending). */
+  readonly answered?: (resource: string) => boolean;
 }
 
 /** How `host` was matched, for /explain. */
@@ -73,7 +75,10 @@ export class Router {
       case 'known':
         return this.known(match.entry, port);
       case 'mesh-name':
-        return { type: 'reject', error: unknownServiceError(host, match.resource !== undefined) };
+        return {
+          type: 'reject',
+          error: unknownServiceError(host, match.resource !== undefined && !(this.options.answered?.(match.resource) ?? false)),
+        };
       case 'outside-mesh':
         return this.options.outboundPolicy === 'allow-any'
           ? { type: 'direct', host, port, reason: 'passthrough' }
