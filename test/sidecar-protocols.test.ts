@@ -8,38 +8,10 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '@skein/testkit';
 import { startControlPlaneProcess, type ControlPlaneProcess } from './support/control-plane.js';
-import { podYaml, startSidecarProcess, WebWorld, type SidecarProcess } from './support/sidecar.js';
+import { Greeter, greeterYaml, hello, startGreeters, type GreeterServer } from './support/greeter.js';
+import { startSidecarProcess, WebWorld, type SidecarProcess } from './support/sidecar.js';
 
 const run = promisify(execFile);
-const json = {
-  serialize: (value: unknown): Buffer => Buffer.from(JSON.stringify(value)),
-  deserialize: (bytes: Buffer): unknown => JSON.parse(bytes.toString()),
-};
-const greeter = {
-  hello: {
-    path: '/demo.Greeter/Hello', requestStream: false, responseStream: false,
-    requestSerialize: json.serialize, requestDeserialize: json.deserialize,
-    responseSerialize: json.serialize, responseDeserialize: json.deserialize,
-  },
-} as const;
-type GreeterClient = grpc.Client & { hello(req: { name: string }, cb: (err: grpc.ServiceError | null, res?: { from: string }) => void): void };
-const Greeter = grpc.makeGenericClientConstructor(greeter, 'Greeter') as unknown as new (target: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => GreeterClient;
-
-async function startGreeter(name: string, address: string): Promise<{ server: grpc.Server; port: number }> {
-  const server = new grpc.Server();
-  server.addService(greeter, {
-    hello: (call: grpc.ServerUnaryCall<{ name: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      if (call.request.name === 'fail') callback({ code: grpc.status.FAILED_PRECONDITION, details: 'told to fail' });
-      else callback(null, { from: name });
-    },
-  });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync(`${address}:0`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-  return { server, port };
-}
-
-function hello(client: GreeterClient, name = 'skein'): Promise<{ from: string }> {
-  return new Promise((resolve, reject) => client.hello({ name }, (err, res) => (err ? reject(err) : resolve(res!))));
-}
 
 function peakRssKb(pid: number): number {
   const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -48,23 +20,15 @@ function peakRssKb(pid: number): number {
 
 describe('sidecar process: gRPC and large bodies', () => {
   const world = new WebWorld();
-  const greeters: Array<{ server: grpc.Server; port: number }> = [];
+  const greeters: GreeterServer[] = [];
   const scratch = mkdtempSync(join(tmpdir(), 'skein-big-'));
   let plane: ControlPlaneProcess;
   let sidecar: SidecarProcess;
 
   beforeAll(async () => {
     await world.start();
-    greeters.push(...await Promise.all(['127.0.0.31', '127.0.0.32', '127.0.0.33'].map((ip, i) => startGreeter(`greeter-${i + 1}`, ip))));
-    world.dir.write('greeter.yaml', `
-apiVersion: v1
-kind: Service
-metadata: { name: greeter, namespace: demo }
-spec:
-  clusterIP: 10.96.0.50
-  selector: { app: greeter }
-  ports: [{ name: grpc, port: 50051, targetPort: http, appProtocol: kubernetes.io/h2c }]
-${greeters.map((g, i) => `---${podYaml(`greeter-${i + 1}`, `127.0.0.3${i + 1}`, g.port, 'node-a', 'app: greeter')}`).join('')}`);
+    greeters.push(...await startGreeters());
+    world.dir.write('greeter.yaml', greeterYaml(greeters));
     plane = await startControlPlaneProcess(['--source', `files:${world.dir.path}`]);
     sidecar = await startSidecarProcess(['--control-plane', plane.grpcAddress, '--service-listener', 'greeter.demo:50051=0']);
     await eventually(async () => (await fetch(`${sidecar.admin}/ready`)).status === 200);
