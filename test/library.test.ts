@@ -168,9 +168,7 @@ describe('createMesh() with HTTP-only discovery (snapshotUrl)', () => {
   beforeAll(async () => {
     await world.start();
     plane = await startControlPlaneProcess(['--source', `files:${world.dir.path}`]);
-    // Without `watch` the mesh polls once at creation (and on refresh()): start it once the
-    // control plane has published, as a function's cold start would find it.
-    await eventually(async () => (await fetch(`${plane.httpUrl}/v1/snapshot`)).status === 200);
+    // Created at once: until the control plane has published, the first poll retries.
     mesh = createMesh({ snapshotUrl: plane.httpUrl, namespace: 'demo' });
     await mesh.ready();
   });

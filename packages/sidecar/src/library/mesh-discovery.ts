@@ -56,12 +56,26 @@ export function startDiscovery(settings: DiscoverySettings): MeshDiscovery {
     });
     // Serverless: a background long poll would hold the function's event loop open between
     // invocations, so by default poll now and again whenever the app calls refresh().
+    // Until a first config arrives, the first poll retries with backoff (a function's first
+    // invocation may race the control plane's start); its timers are unref'd so they never
+    // hold a function's event loop open.
+    let stopped = false;
+    const pollUntilReady = async (): Promise<void> => {
+      for (let delayMs = 200; !stopped && !config.ready; delayMs = Math.min(delayMs * 2, 5000)) {
+        await http.refresh().catch(() => undefined);
+        if (config.ready || stopped) return;
+        await new Promise<void>((resolve) => setTimeout(resolve, delayMs).unref());
+      }
+    };
     if (settings.watch) http.start();
-    else void http.refresh();
+    else void pollUntilReady();
     source = {
       refresh: () => http.refresh(),
       describe: () => `snapshot API ${url}: ${http.status().lastError ?? (http.status().connected ? 'connected' : 'no answer yet')}`,
-      close: () => http.close(),
+      close: () => {
+        stopped = true;
+        return http.close();
+      },
     };
   } else {
     const address = settings.controlPlane;
