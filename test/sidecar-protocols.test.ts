@@ -88,12 +88,14 @@ describe('sidecar process: gRPC and large bodies', () => {
       expect(Number(down.stdout)).toBe(mb * 1024 * 1024);
     };
     const pid = sidecar.child.pid!;
-    // A first transfer lets V8's heap reach its working size; after that, streaming 200 MB
-    // more must not raise the peak RSS by more than a few MB (buffering would add 100+ MB).
+    // A first transfer lets V8's heap reach its working size. Peak RSS then still carries
+    // garbage not yet collected (V8's young generation alone may hold tens of MB), so from
+    // outside the process the bound tells streaming from buffering (which adds 100+ MB);
+    // live memory (after forced GCs, growing < 8 MB) is checked in proxy/outbound-streaming.test.ts.
     await transfer(20);
     const before = peakRssKb(pid);
     await transfer(100);
     const growthMb = (peakRssKb(pid) - before) / 1024;
-    expect(growthMb).toBeLessThan(16);
+    expect(growthMb).toBeLessThan(48);
   }, 120_000);
 });
