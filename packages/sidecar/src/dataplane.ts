@@ -20,8 +20,13 @@ export interface Picker {
   /**
    * Returns the next endpoint. `exclude`, when given, names target keys already tried for
    * this request (retry on connect failure), which the picker avoids while others remain.
+   * `hash`, when given, is the request's hash key as an unsigned 32-bit integer
+   * (`hashKey(value)` of the header, cookie or source address named by `skein.io/hash-key`,
+   * balancer/hash-key.ts): hashing pickers (ring hash, maglev) send equal hashes to the same
+   * endpoint while the endpoint set is unchanged; without it they choose at random. Pickers
+   * that do not hash ignore it.
    */
-  pick(exclude?: ReadonlySet<string>): PickResult;
+  pick(exclude?: ReadonlySet<string>, hash?: number): PickResult;
   /** How many endpoints this picker chooses among (for errors and admin pages). */
   readonly size: number;
 }
