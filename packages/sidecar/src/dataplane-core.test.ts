@@ -372,7 +372,7 @@ describe('createDataplane: admin views', () => {
       match: { type: 'service-name', service: 'demo/web', serviceKind: 'cluster-ip', fqdn: 'web.demo.svc.cluster.local' },
       destination: { type: 'service', service: 'demo/web', servicePort: 80, portName: 'http', appProtocol: 'http', endpoints: 1 },
       servicePort: {
-        port: 80, name: 'http', targetPort: 8080, appProtocol: 'http', picker: { type: 'round-robin', size: 1 }, rule: 'ready',
+        port: 80, name: 'http', targetPort: 8080, appProtocol: 'http', picker: { type: 'round-robin', size: 1 }, rule: 'all ready', hints: 'not used: no hints',
         endpoints: [
           { address: '10.1.0.1', port: 8080, eligible: true, reason: 'ready' },
           { address: '10.1.0.2', port: 8080, eligible: false, reason: 'not ready' },
@@ -400,5 +400,51 @@ describe('createDataplane: admin views', () => {
       'not on this node "n9" (internalTrafficPolicy Local)', 'not on this node "n9" (internalTrafficPolicy Local)',
     ]);
     expect(JSON.parse(JSON.stringify(views))).toEqual(views);
+  });
+});
+
+describe('createDataplane: topology hints', () => {
+  function zoned(): FakeConfig {
+    const config = world();
+    const port = [{ name: 'http', port: 8080 }];
+    config.apply([service('demo/zoned', { clusterIps: ['10.96.0.50'], ports: [{ name: 'http', port: 80, targetPortNumber: 8080 }] })], [
+      group('demo/zoned', [
+        ready('10.5.0.1', port, { zone: 'zone-a', nodeName: 'n1', hintsForZones: ['zone-a'] }),
+        ready('10.5.0.2', port, { zone: 'zone-b', nodeName: 'n2', hintsForZones: ['zone-b'] }),
+        ready('10.5.0.3', port, { zone: 'zone-a', nodeName: 'n3', hintsForZones: ['zone-a'] }),
+        ready('10.5.0.4', port, { zone: 'zone-c', nodeName: 'n4', hintsForZones: ['zone-c'] }),
+      ]),
+    ]);
+    return config;
+  }
+
+  const picks = (dataplane: ReturnType<typeof createDataplane>, n: number) => {
+    const d = dataplane.resolve('zoned.demo.svc.cluster.local', 80);
+    if (d.type !== 'service') throw new Error(`expected a service destination, got ${d.type}`);
+    return new Set(Array.from({ length: n }, () => keyOf(d.picker.pick())));
+  };
+
+  it('a client in zone-a picks only zone-a endpoints of a hinted Service, and explain says why', () => {
+    const dataplane = createDataplane(zoned(), { ...base, zone: 'zone-a' });
+    expect(picks(dataplane, 20)).toEqual(new Set(['10.5.0.1:8080', '10.5.0.3:8080']));
+    expect(dataplane.explain('zoned', 80)).toMatchObject({ servicePort: { rule: 'hints: forZones zone-a', hints: 'forZones zone-a', picker: { size: 2 } } });
+  });
+
+  it('a client in a zone no endpoint is hinted for uses every ready endpoint', () => {
+    const dataplane = createDataplane(zoned(), { ...base, zone: 'zone-x' });
+    expect(picks(dataplane, 20).size).toBe(4);
+    expect(dataplane.explain('zoned', 80)).toMatchObject({ servicePort: { rule: 'all ready', hints: 'not used: no endpoint hinted for zone "zone-x"' } });
+  });
+
+  it('follows hints for this node before zone hints', () => {
+    const config = zoned();
+    const port = [{ name: 'http', port: 8080 }];
+    config.apply([], [group('demo/zoned', [
+      ready('10.5.0.1', port, { hintsForNodes: ['n1'], hintsForZones: ['zone-a'] }),
+      ready('10.5.0.3', port, { hintsForNodes: ['n3'], hintsForZones: ['zone-a'] }),
+    ])]);
+    const dataplane = createDataplane(config, { ...base, zone: 'zone-a' });
+    expect(picks(dataplane, 10)).toEqual(new Set(['10.5.0.1:8080']));
+    expect((dataplane.clusters() as { zone: string }).zone).toBe('zone-a');
   });
 });

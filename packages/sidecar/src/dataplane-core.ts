@@ -17,9 +17,9 @@ export interface DataplaneOptions {
   clusterDomain?: string;
   /** Hosts outside the mesh: pass through (default) or refuse with SKEIN_ERR_NOT_IN_REGISTRY (403). */
   outboundPolicy?: OutboundPolicy;
-  /** This proxy's node, for internalTrafficPolicy Local. */
+  /** This proxy's node, for internalTrafficPolicy Local and forNodes hints. */
   nodeName?: string;
-  /** This proxy's zone (topology hints and locality: next issue). */
+  /** This proxy's zone, for forZones hints. */
   zone?: string;
   /** Randomness in [0, 1) for pickers' start offsets; default Math.random. */
   random?: () => number;
@@ -64,7 +64,7 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
   constructor(private readonly config: MeshConfigView, options: DataplaneOptions) {
     const clusterDomain = (options.clusterDomain ?? 'cluster.local').toLowerCase().replace(/\.$/, '');
     this.indexOptions = { namespace: options.namespace, clusterDomain };
-    this.balancerOptions = { nodeName: options.nodeName || undefined, random: options.random ?? Math.random };
+    this.balancerOptions = { nodeName: options.nodeName || undefined, zone: options.zone || undefined, random: options.random ?? Math.random };
     for (const key of config.services().keys()) this.refresh(key);
     this.index = this.buildIndex();
     this.router = new Router(this.index, this, {
@@ -153,9 +153,10 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
       type: pb.ServiceType[state.service.type],
       headless: state.service.headless,
       internalTrafficPolicy: pb.TrafficPolicy[state.service.internalTrafficPolicy],
+      trafficDistribution: pb.TrafficDistribution[state.service.trafficDistribution],
       ports: [...state.ports.values()].map(describePort),
     }));
-    return { ready: this.ready, nodeName: this.balancerOptions.nodeName ?? null, services };
+    return { ready: this.ready, nodeName: this.balancerOptions.nodeName ?? null, zone: this.balancerOptions.zone ?? null, services };
   }
 
   private apply(change: ConfigChange): void {
@@ -194,7 +195,8 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
         // The proxy carries TCP: when TCP and UDP share a number (DNS), the TCP port wins.
         if (held && (held.servicePort.protocol ?? 0) === pb.Protocol.PROTOCOL_TCP) continue;
         const before = previous?.ports.get(number);
-        const input = { serviceKey: key, service, servicePort, group, nodeName: this.balancerOptions.nodeName };
+        const { nodeName, zone } = this.balancerOptions;
+        const input = { serviceKey: key, service, servicePort, group, nodeName, zone };
         const balance = balancePort(input, this.balancerOptions, before?.balance);
         const destination = before && before.balance.picker === balance.picker && samePort(before.servicePort, servicePort)
           ? before.destination
@@ -234,7 +236,7 @@ function describePort(state: PortState): Record<string, unknown> {
     targetPort: p.targetPortName || p.targetPortNumber || p.port || 0,
     appProtocol: appProtocolOf(p),
     picker: { type: balance.picker.size > 0 ? 'round-robin' : 'fail', size: balance.picker.size },
-    ...(e.type === 'eligible' ? { rule: e.rule } : { error: e.error }),
+    ...(e.type === 'eligible' ? { rule: e.rule, hints: e.hints } : { error: e.error }),
     endpoints: e.verdicts,
   };
 }

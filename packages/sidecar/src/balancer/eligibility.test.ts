@@ -12,6 +12,7 @@ function input(endpoints: Endpoint[], options: { servicePort?: ServicePort; serv
     servicePort,
     group: pb.EndpointGroup.create({ name: 'demo/web', namespace: 'demo', service: 'web', endpoints }),
     nodeName: options.nodeName,
+    zone: undefined,
   };
 }
 
@@ -28,9 +29,9 @@ const picked = (i: EligibilityInput) => {
 
 describe('eligibleEndpoints (kube-proxy CategorizeEndpoints)', () => {
   it.each([
-    ['ready endpoints only', [ep('10.0.0.1', READY), ep('10.0.0.2', NOT_READY), ep('10.0.0.3', DRAINING)], { rule: 'ready', addresses: ['10.0.0.1:8080'] }],
-    ['conditions absent mean ready', [ep('10.0.0.1')], { rule: 'ready', addresses: ['10.0.0.1:8080'] }],
-    ['no ready: serving and terminating ones', [ep('10.0.0.2', NOT_READY), ep('10.0.0.3', DRAINING), ep('10.0.0.4', DEAD)], { rule: 'serving-terminating', addresses: ['10.0.0.3:8080'] }],
+    ['ready endpoints only', [ep('10.0.0.1', READY), ep('10.0.0.2', NOT_READY), ep('10.0.0.3', DRAINING)], { rule: 'all ready', addresses: ['10.0.0.1:8080'] }],
+    ['conditions absent mean ready', [ep('10.0.0.1')], { rule: 'all ready', addresses: ['10.0.0.1:8080'] }],
+    ['no ready: serving and terminating ones', [ep('10.0.0.2', NOT_READY), ep('10.0.0.3', DRAINING), ep('10.0.0.4', DEAD)], { rule: 'terminating fallback', addresses: ['10.0.0.3:8080'] }],
     ['none usable', [ep('10.0.0.2', NOT_READY), ep('10.0.0.4', DEAD)], { error: 'SKEIN_ERR_NO_ENDPOINT' }],
     ['no endpoints', [], { error: 'SKEIN_ERR_NO_ENDPOINT' }],
   ])('%s', (_label, endpoints, expected) => {
@@ -78,7 +79,7 @@ describe('targetPortOf', () => {
   it('gives each endpoint its own number for a named targetPort', () => {
     const servicePort: ServicePort = { name: 'http', port: 80, targetPortName: 'web' };
     const i = input([ep('10.0.0.1', { ports: [{ name: 'http', port: 8080 }] }), ep('10.0.0.2', { ports: [{ name: 'http', port: 9090 }] }), ep('10.0.0.3', { ports: [] })], { servicePort });
-    expect(picked(i)).toEqual({ rule: 'ready', addresses: ['10.0.0.1:8080', '10.0.0.2:9090'] });
+    expect(picked(i)).toEqual({ rule: 'all ready', addresses: ['10.0.0.1:8080', '10.0.0.2:9090'] });
     expect(eligibleEndpoints(i).verdicts.at(-1)).toEqual({ address: '10.0.0.3', port: undefined, eligible: false, reason: 'serves no port "http"' });
   });
 });
@@ -87,8 +88,8 @@ describe('internalTrafficPolicy Local', () => {
   const local = { internalTrafficPolicy: pb.TrafficPolicy.TRAFFIC_POLICY_LOCAL };
   const endpoints = [ep('10.0.0.1', { ...READY, nodeName: 'n1' }), ep('10.0.0.2', { ...READY, nodeName: 'n2' }), ep('10.0.0.3', { ...DRAINING, nodeName: 'n3' })];
   it.each<[string, string | undefined, Endpoint[], object]>([
-    ['the ready endpoints on this node', 'n1', endpoints, { rule: 'ready', addresses: ['10.0.0.1:8080'] }],
-    ['serving+terminating ones on this node when none there is ready', 'n3', endpoints, { rule: 'serving-terminating', addresses: ['10.0.0.3:8080'] }],
+    ['the ready endpoints on this node', 'n1', endpoints, { rule: 'local: n1', addresses: ['10.0.0.1:8080'] }],
+    ['serving+terminating ones on this node when none there is ready', 'n3', endpoints, { rule: 'local: n3, terminating fallback', addresses: ['10.0.0.3:8080'] }],
     ['no fallback to other nodes', 'n9', endpoints, { error: 'SKEIN_ERR_LOCAL_NO_ENDPOINT' }],
     ['node unknown: nothing is local', undefined, endpoints, { error: 'SKEIN_ERR_LOCAL_NO_ENDPOINT' }],
     ['no endpoints anywhere: no endpoint', 'n1', [ep('10.0.0.1', { ...NOT_READY, nodeName: 'n1' })], { error: 'SKEIN_ERR_NO_ENDPOINT' }],
@@ -105,6 +106,6 @@ describe('internalTrafficPolicy Local', () => {
   });
 
   it('ignores the node under the Cluster policy', () => {
-    expect(picked(input(endpoints, { nodeName: 'n9' }))).toEqual({ rule: 'ready', addresses: ['10.0.0.1:8080', '10.0.0.2:8080'] });
+    expect(picked(input(endpoints, { nodeName: 'n9' }))).toEqual({ rule: 'all ready', addresses: ['10.0.0.1:8080', '10.0.0.2:8080'] });
   });
 });

@@ -1,9 +1,14 @@
 // Stage 1 of endpoint selection: which endpoints of a Service port may receive traffic, by
-// kube-proxy's rules (pkg/proxy/topology.go, CategorizeEndpoints), with a verdict for every
-// endpoint so /clusters and /explain can say why. Pure.
+// kube-proxy's rules (pkg/proxy/topology.go, CategorizeEndpoints; see topology.ts): readiness,
+// topology hints, internalTrafficPolicy. A verdict for every endpoint and the rule that made
+// the set, so /clusters and /explain can say why. Pure.
 import { pb, type Endpoint, type EndpointGroup, type Service, type ServicePort } from '@skein/protocol';
 import type { DestinationError } from '../dataplane.js';
 import { localNoEndpointError, noEndpointError } from '../errors.js';
+import {
+  categorizeEndpoints, internalPolicyUse,
+  type ClusterRule, type Locality, type LocalRule, type TopologyFacts, type TopologyMode,
+} from './topology.js';
 
 /** An endpoint that may be picked, with the port to connect to. */
 export interface EligibleEndpoint {
@@ -24,11 +29,21 @@ export interface EndpointVerdict {
   readonly reason: string;
 }
 
-/** Which kube-proxy rule produced the set. */
-export type EligibilityRule = 'ready' | 'serving-terminating';
+/**
+ * Which kube-proxy rule produced the set: "all ready", "terminating fallback",
+ * "hints: forZones zone-a", "hints: forNodes node-a", "local: node-a" (+ ", terminating fallback").
+ */
+export type EligibilityRule = ClusterRule | LocalRule;
 
 export type Eligibility =
-  | { readonly type: 'eligible'; readonly rule: EligibilityRule; readonly endpoints: readonly EligibleEndpoint[]; readonly verdicts: readonly EndpointVerdict[] }
+  | {
+    readonly type: 'eligible';
+    readonly rule: EligibilityRule;
+    /** How topology hints were used: "forZones zone-a", or "not used: <why>" / "ignored: <why>". */
+    readonly hints: string;
+    readonly endpoints: readonly EligibleEndpoint[];
+    readonly verdicts: readonly EndpointVerdict[];
+  }
   | { readonly type: 'none'; readonly error: DestinationError; readonly verdicts: readonly EndpointVerdict[] };
 
 export interface EligibilityInput {
@@ -38,8 +53,10 @@ export interface EligibilityInput {
   readonly servicePort: ServicePort;
   /** The EndpointGroup of the Service; undefined when none is known yet. */
   readonly group: EndpointGroup | undefined;
-  /** This proxy's node, for internalTrafficPolicy Local; undefined when unknown. */
+  /** This proxy's node (internalTrafficPolicy Local, forNodes hints); undefined when unknown. */
   readonly nodeName: string | undefined;
+  /** This proxy's zone (forZones hints); undefined when unknown. */
+  readonly zone?: string | undefined;
 }
 
 /**
@@ -61,27 +78,23 @@ export function targetPortOf(endpoint: Endpoint, servicePort: ServicePort): numb
   return servicePort.targetPortNumber || servicePort.port || undefined;
 }
 
-interface Candidate {
+interface Candidate extends TopologyFacts {
   readonly endpoint: Endpoint;
   readonly address: string;
   readonly port: number;
-  readonly ready: boolean;
-  /** Serving and terminating: usable only when nothing ready is (kube-proxy's fallback). */
-  readonly drain: boolean;
-  readonly local: boolean;
 }
 
 /**
- * The eligible set of one Service port. Cluster policy: ready endpoints, else those serving
- * and terminating. internalTrafficPolicy Local: the same rule applied to the endpoints on
- * this node only; if there are usable endpoints elsewhere but none here, the result is
- * SKEIN_ERR_LOCAL_NO_ENDPOINT (kube-proxy drops such traffic; there is no fallback).
+ * The eligible set of one Service port for traffic this proxy's client sends: kube-proxy's
+ * Cluster set (ready endpoints, narrowed by topology hints for this node or zone; else the
+ * serving+terminating ones) or, with internalTrafficPolicy Local, its Local set (the same
+ * rule on this node's endpoints, hints ignored). With Local and usable endpoints elsewhere
+ * only, the result is SKEIN_ERR_LOCAL_NO_ENDPOINT (kube-proxy drops such traffic; no fallback).
  */
 export function eligibleEndpoints(input: EligibilityInput): Eligibility {
   const { serviceKey, service, servicePort, nodeName } = input;
-  const local = service.internalTrafficPolicy === pb.TrafficPolicy.TRAFFIC_POLICY_LOCAL;
+  const locality: Locality = { nodeName, zone: input.zone };
   const candidates: Candidate[] = [];
-  const verdicts: EndpointVerdict[] = [];
   const unlinked: EndpointVerdict[] = [];
   for (const endpoint of input.group?.endpoints ?? []) {
     const address = endpoint.address ?? '';
@@ -91,32 +104,57 @@ export function eligibleEndpoints(input: EligibilityInput): Eligibility {
       continue;
     }
     // Conditions as the EndpointSlice API defines them: ready and serving default to true.
-    const ready = endpoint.ready ?? true;
-    const drain = !ready && (endpoint.serving ?? true) && (endpoint.terminating ?? false);
-    candidates.push({ endpoint, address, port, ready, drain, local: nodeName !== undefined && endpoint.nodeName === nodeName });
+    candidates.push({
+      endpoint, address, port,
+      ready: endpoint.ready ?? true,
+      serving: endpoint.serving ?? true,
+      terminating: endpoint.terminating ?? false,
+      local: nodeName !== undefined && nodeName !== '' && endpoint.nodeName === nodeName,
+      hintsForNodes: endpoint.hintsForNodes ?? [],
+      hintsForZones: endpoint.hintsForZones ?? [],
+    });
   }
-  const usable = candidates.filter((c) => c.ready || c.drain);
-  const pool = local ? usable.filter((c) => c.local) : usable;
-  const rule: EligibilityRule = pool.some((c) => c.ready) ? 'ready' : 'serving-terminating';
-  const chosen = pool.filter((c) => (rule === 'ready' ? c.ready : c.drain));
-  for (const c of candidates) {
-    const eligible = chosen.includes(c);
-    verdicts.push({ address: c.address, port: c.port, eligible, reason: reasonFor(c, eligible, rule, local, nodeName) });
-  }
+  const use = internalPolicyUse(service);
+  const categorized = categorizeEndpoints(candidates, use, locality);
+  const set = (use.local ? categorized.local : categorized.cluster)!;
+  const chosen = new Set(set.endpoints);
+  const verdicts: EndpointVerdict[] = candidates.map((c) => {
+    const eligible = chosen.has(c);
+    return { address: c.address, port: c.port, eligible, reason: reasonFor(c, eligible, use.local, categorized.topology, locality) };
+  });
   verdicts.push(...unlinked);
-  if (chosen.length > 0) {
-    const endpoints = chosen.map((c) => ({ endpoint: c.endpoint, address: c.address, port: c.port, weight: c.endpoint.weight || 1 }));
-    return { type: 'eligible', rule, endpoints, verdicts };
+  const hints = use.local ? 'ignored: internalTrafficPolicy Local' : describeTopology(categorized.topology);
+  if (set.endpoints.length > 0) {
+    const endpoints = set.endpoints.map((c) => ({ endpoint: c.endpoint, address: c.address, port: c.port, weight: c.endpoint.weight || 1 }));
+    return { type: 'eligible', rule: set.rule, hints, endpoints, verdicts };
   }
   const port = servicePort.port ?? 0;
-  if (local && usable.length > 0) return { type: 'none', error: localNoEndpointError(serviceKey, port, nodeName), verdicts };
+  if (use.local && categorized.hasAny) return { type: 'none', error: localNoEndpointError(serviceKey, port, nodeName), verdicts };
   return { type: 'none', error: noEndpointError(serviceKey, port, summary(input.group, candidates.length, unlinked.length)), verdicts };
 }
 
-function reasonFor(c: Candidate, eligible: boolean, rule: EligibilityRule, local: boolean, nodeName: string | undefined): string {
-  if (eligible) return rule === 'ready' ? 'ready' : 'serving and terminating, and no endpoint is ready (kube-proxy fallback)';
-  if (!c.ready && !c.drain) return c.endpoint.terminating ? 'terminating and not serving' : 'not ready';
-  if (local && !c.local) return `not on this node ${nodeName ? `"${nodeName}"` : '(node name unknown)'} (internalTrafficPolicy Local)`;
+function describeTopology(mode: TopologyMode): string {
+  switch (mode.type) {
+    case 'node':
+      return `forNodes ${mode.node}`;
+    case 'zone':
+      return `forZones ${mode.zone}`;
+    case 'none':
+      return `not used: ${mode.why}`;
+  }
+}
+
+function reasonFor(c: Candidate, eligible: boolean, local: boolean, mode: TopologyMode, locality: Locality): string {
+  if (eligible) {
+    if (!c.ready) return 'serving and terminating, and no endpoint is ready (kube-proxy fallback)';
+    if (mode.type === 'node') return `ready, hinted for this node "${mode.node}"`;
+    if (mode.type === 'zone') return `ready, hinted for this zone "${mode.zone}"`;
+    return 'ready';
+  }
+  if (!c.ready && !(c.serving && c.terminating)) return c.terminating ? 'terminating and not serving' : 'not ready';
+  if (local && !c.local) return `not on this node ${locality.nodeName ? `"${locality.nodeName}"` : '(node name unknown)'} (internalTrafficPolicy Local)`;
+  if (c.ready && mode.type === 'node') return `hinted for node(s) ${c.hintsForNodes.join(', ')}, not this node "${mode.node}" (topology hints)`;
+  if (c.ready && mode.type === 'zone') return `hinted for zone(s) ${c.hintsForZones.join(', ')}, not this zone "${mode.zone}" (topology hints)`;
   return 'terminating; ready endpoints are preferred';
 }
 

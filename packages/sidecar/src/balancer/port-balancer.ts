@@ -1,5 +1,6 @@
 // Endpoint selection for one Service port, as one pipeline (ARCHITECTURE section 5):
-// eligible set (kube-proxy) -> [later stages: hints, locality, health] -> picker.
+// eligible set (kube-proxy: readiness, topology hints, traffic policy) -> [later stages:
+// locality, health] -> picker.
 // Run on config change only; keeps the previous picker when its endpoints did not change.
 import type { Picker } from '../dataplane.js';
 import { joinHostPort, noEndpointError } from '../errors.js';
@@ -8,7 +9,7 @@ import { FailPicker } from './fail-picker.js';
 import { RoundRobinPicker, type Random } from './round-robin.js';
 
 /**
- * A step between the eligible set and the picker (topology hints, locality priorities,
+ * A step between the eligible set and the picker (locality priorities,
  * outlier ejection come in as stages). Gets a non-empty eligible set; returns the set to
  * pass on, or `none` with its own error. Must be pure.
  */
@@ -18,8 +19,10 @@ export interface EndpointStage {
 }
 
 export interface PortBalancerOptions {
-  /** This proxy's node (internalTrafficPolicy Local); undefined when unknown. */
+  /** This proxy's node (internalTrafficPolicy Local, forNodes hints); undefined when unknown. */
   readonly nodeName: string | undefined;
+  /** This proxy's zone (forZones hints); undefined when unknown. */
+  readonly zone?: string | undefined;
   /** Randomness for pickers' start offsets. */
   readonly random: Random;
   /** Stages run in order after eligibility; none yet. */
