@@ -5,6 +5,7 @@ import { pb, type Service, type ServicePort } from '@skein/protocol';
 import type { AttemptOutcome, Dataplane, Destination, DestinationError, Target } from './dataplane.js';
 import type { ConfigChange, MeshConfigView } from './discovery/mesh-config.js';
 import { ErrorCode, destinationError, displayName, joinHostPort } from './errors.js';
+import { policyName } from './balancer/picker-factory.js';
 import { balancePort, type PortBalance, type PortBalancerOptions } from './balancer/port-balancer.js';
 import { appProtocolOf } from './routing/app-protocol.js';
 import { RouteIndex, type RouteIndexOptions } from './routing/route-index.js';
@@ -198,7 +199,7 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
         const { nodeName, zone } = this.balancerOptions;
         const input = { serviceKey: key, service, servicePort, group, nodeName, zone };
         const balance = balancePort(input, this.balancerOptions, before?.balance);
-        const destination = before && before.balance.picker === balance.picker && samePort(before.servicePort, servicePort)
+        const destination = before && before.balance.picker === balance.picker && before.balance.hashKey === balance.hashKey && samePort(before.servicePort, servicePort)
           ? before.destination
           : destinationOf(key, servicePort, balance);
         ports.set(number, { servicePort, balance, destination });
@@ -220,6 +221,7 @@ function destinationOf(key: string, servicePort: ServicePort, balance: PortBalan
     portName: servicePort.name ?? '',
     appProtocol: appProtocolOf(servicePort),
     picker: balance.picker,
+    ...(balance.hashKey ? { hashKey: balance.hashKey } : {}),
   });
 }
 
@@ -235,7 +237,7 @@ function describePort(state: PortState): Record<string, unknown> {
     name: p.name ?? '',
     targetPort: p.targetPortName || p.targetPortNumber || p.port || 0,
     appProtocol: appProtocolOf(p),
-    picker: { type: balance.picker.size > 0 ? 'round-robin' : 'fail', size: balance.picker.size },
+    picker: { type: balance.picker.size > 0 ? policyName(balance.loadBalancer) : 'fail', size: balance.picker.size, ...(balance.hashKey ? { hashKey: balance.hashKey } : {}) },
     ...(e.type === 'eligible' ? { rule: e.rule, hints: e.hints } : { error: e.error }),
     endpoints: e.verdicts,
   };

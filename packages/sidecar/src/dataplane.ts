@@ -31,6 +31,26 @@ export interface Picker {
   readonly size: number;
 }
 
+/**
+ * The request property a hashing picker's key is read from (`skein.io/hash-key`): a header
+ * (name lower-cased), a cookie, or the client's address. Requests lacking it get no hash
+ * (the picker then chooses at random).
+ */
+export type HashKeySource =
+  | { readonly type: 'header'; readonly name: string }
+  | { readonly type: 'cookie'; readonly name: string }
+  | { readonly type: 'source-ip' };
+
+/**
+ * Optional picker capability (least request): outstanding-request accounting. Whoever sends a
+ * request to a picked target calls `started(target)` when sending and `finished(target)`
+ * exactly once when that attempt ends, whatever the outcome (see balancer/request-counter.ts).
+ */
+export interface RequestCounter {
+  started(target: Target): void;
+  finished(target: Target): void;
+}
+
 /** L7 handling of a service port, from its appProtocol (or the port name's prefix). */
 export type AppProtocol = 'http' | 'h2c' | 'grpc' | 'ws' | 'tcp' | 'https' | 'unknown';
 
@@ -54,6 +74,11 @@ export type Destination =
     readonly portName: string;
     readonly appProtocol: AppProtocol;
     readonly picker: Picker;
+    /**
+     * Where the request hash for `picker.pick(exclude, hash)` comes from
+     * (`skein.io/hash-key`); set only when the picker hashes (ring hash, maglev).
+     */
+    readonly hashKey?: HashKeySource;
   }
   /**
    * Connect to host:port as given, outside the balancer: a host outside the mesh

@@ -1,7 +1,7 @@
 // Chooses the picker of a Service port from its `skein.io/load-balancer` policy
 // (MeshPolicy.load_balancer). Called on config change only, never per request.
-import { LoadBalancer } from '@skein/protocol';
-import type { Picker } from '../dataplane.js';
+import { LoadBalancer, type MeshPolicy } from '@skein/protocol';
+import type { HashKeySource, Picker } from '../dataplane.js';
 import { LeastRequestPicker } from './least-request.js';
 import { MaglevPicker } from './maglev.js';
 import { RandomPicker } from './random-picker.js';
@@ -38,5 +38,34 @@ export function createPicker(policy: LoadBalancerPolicy, endpoints: readonly Wei
       return new MaglevPicker(endpoints, random);
     default:
       return new RoundRobinPicker(endpoints, random);
+  }
+}
+
+/** True for the policies whose pickers hash requests (ring hash, maglev). */
+export function isHashingPolicy(policy: LoadBalancerPolicy): boolean {
+  return policy === LoadBalancer.LOAD_BALANCER_RING_HASH || policy === LoadBalancer.LOAD_BALANCER_MAGLEV;
+}
+
+/**
+ * Where requests' hash keys come from (`skein.io/hash-key`) for a hashing policy: the header
+ * (lower-cased) or cookie it names, else the source address (the documented default).
+ * Undefined for pickers that do not hash.
+ */
+export function hashKeySourceOf(policy: MeshPolicy | null | undefined): HashKeySource | undefined {
+  if (!isHashingPolicy(policy?.loadBalancer ?? LoadBalancer.LOAD_BALANCER_ROUND_ROBIN)) return undefined;
+  const key = policy?.hashKey;
+  if (key?.header) return { type: 'header', name: key.header.toLowerCase() };
+  if (key?.cookie) return { type: 'cookie', name: key.cookie };
+  return { type: 'source-ip' };
+}
+
+/** The `skein.io/load-balancer` annotation value of a policy (for /clusters and /explain). */
+export function policyName(policy: LoadBalancerPolicy): string {
+  switch (policy) {
+    case LoadBalancer.LOAD_BALANCER_RANDOM: return 'random';
+    case LoadBalancer.LOAD_BALANCER_LEAST_REQUEST: return 'least-request';
+    case LoadBalancer.LOAD_BALANCER_RING_HASH: return 'ring-hash';
+    case LoadBalancer.LOAD_BALANCER_MAGLEV: return 'maglev';
+    default: return 'round-robin';
   }
 }

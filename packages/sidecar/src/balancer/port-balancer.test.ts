@@ -1,15 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { pb, type Endpoint, type ServicePort } from '@skein/protocol';
+import { LoadBalancer, pb, type Endpoint, type MeshPolicy, type ServicePort } from '@skein/protocol';
 import type { EligibilityInput } from './eligibility.js';
+import { LeastRequestPicker } from './least-request.js';
+import { MaglevPicker } from './maglev.js';
+import { RandomPicker } from './random-picker.js';
+import { RingHashPicker } from './ring-hash.js';
+import { RoundRobinPicker } from './round-robin.js';
 import { balancePort, type EndpointStage, type PortBalancerOptions } from './port-balancer.js';
 
 const http: ServicePort = { name: 'http', port: 80, targetPortNumber: 8080 };
 const options: PortBalancerOptions = { nodeName: 'n1', random: () => 0 };
 
-function input(endpoints: Endpoint[], servicePort: ServicePort = http): EligibilityInput {
+function input(endpoints: Endpoint[], servicePort: ServicePort = http, policy?: MeshPolicy): EligibilityInput {
   return {
     serviceKey: 'demo/web',
-    service: pb.Service.create({ name: 'demo/web', namespace: 'demo', ports: [servicePort] }),
+    service: pb.Service.create({ name: 'demo/web', namespace: 'demo', ports: [servicePort], ...(policy ? { policy } : {}) }),
     servicePort,
     group: pb.EndpointGroup.create({ name: 'demo/web', namespace: 'demo', service: 'web', endpoints }),
     nodeName: 'n1',
@@ -22,7 +27,47 @@ describe('balancePort', () => {
   it('builds a round-robin picker over the eligible set', () => {
     const balance = balancePort(input([ep('10.0.0.1'), ep('10.0.0.2')]), options);
     expect(balance.picker.size).toBe(2);
-    expect(balance.signature).toBe('10.0.0.1:8080*1,10.0.0.2:8080*1');
+    expect(balance.picker).toBeInstanceOf(RoundRobinPicker);
+    expect(balance.signature).toBe('0||10.0.0.1:8080*1,10.0.0.2:8080*1');
+    expect(balance.hashKey).toBeUndefined();
+  });
+
+  it.each([
+    [LoadBalancer.LOAD_BALANCER_ROUND_ROBIN, RoundRobinPicker],
+    [LoadBalancer.LOAD_BALANCER_RANDOM, RandomPicker],
+    [LoadBalancer.LOAD_BALANCER_LEAST_REQUEST, LeastRequestPicker],
+    [LoadBalancer.LOAD_BALANCER_RING_HASH, RingHashPicker],
+    [LoadBalancer.LOAD_BALANCER_MAGLEV, MaglevPicker],
+  ])('builds the picker of the Service policy (load balancer %s)', (loadBalancer, kind) => {
+    const balance = balancePort(input([ep('10.0.0.1'), ep('10.0.0.2')], http, { loadBalancer }), options);
+    expect(balance.picker).toBeInstanceOf(kind);
+    expect(balance.loadBalancer).toBe(loadBalancer);
+  });
+
+  it('gives hashing pickers a hash key source: the policy\'s header (lower-cased) or cookie, else source-ip', () => {
+    const eps = [ep('10.0.0.1')];
+    const RING = LoadBalancer.LOAD_BALANCER_RING_HASH;
+    expect(balancePort(input(eps, http, { loadBalancer: RING, hashKey: { header: 'X-User' } }), options).hashKey).toEqual({ type: 'header', name: 'x-user' });
+    expect(balancePort(input(eps, http, { loadBalancer: LoadBalancer.LOAD_BALANCER_MAGLEV, hashKey: { cookie: 'sid' } }), options).hashKey).toEqual({ type: 'cookie', name: 'sid' });
+    expect(balancePort(input(eps, http, { loadBalancer: RING }), options).hashKey).toEqual({ type: 'source-ip' });
+    expect(balancePort(input(eps, http, { loadBalancer: LoadBalancer.LOAD_BALANCER_RANDOM, hashKey: { header: 'x' } }), options).hashKey).toBeUndefined();
+  });
+
+  it('rebuilds the picker when the policy changes, handing over least-request counts', () => {
+    const eps = [ep('10.0.0.1'), ep('10.0.0.2')];
+    const least = { loadBalancer: LoadBalancer.LOAD_BALANCER_LEAST_REQUEST };
+    const first = balancePort(input(eps, http, least), options);
+    const same = balancePort(input(eps, http, least), options, first);
+    expect(same.picker).toBe(first.picker);
+    const busy = first.picker as LeastRequestPicker;
+    busy.started(busy.targets[0]!);
+    const swapped = balancePort(input([...eps, ep('10.0.0.3')], http, least), options, same);
+    expect((swapped.picker as LeastRequestPicker).outstandingOf('10.0.0.1:8080')).toBe(1);
+    const ring = balancePort(input(eps, http, { loadBalancer: LoadBalancer.LOAD_BALANCER_RING_HASH }), options, swapped);
+    expect(ring.picker).toBeInstanceOf(RingHashPicker);
+    const byHeader = balancePort(input(eps, http, { loadBalancer: LoadBalancer.LOAD_BALANCER_RING_HASH, hashKey: { header: 'x-user' } }), options, ring);
+    expect(byHeader.picker).not.toBe(ring.picker);
+    expect(balancePort(input(eps), options, byHeader).picker).toBeInstanceOf(RoundRobinPicker);
   });
 
   it('fails picks with SKEIN_ERR_NO_ENDPOINT when nothing is eligible', () => {

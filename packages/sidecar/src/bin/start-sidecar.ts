@@ -53,12 +53,12 @@ export async function startSidecar(cfg: SidecarConfig, log: Logger): Promise<Run
   new Gauge({ name: 'skein_sidecar_xds_connected', help: '1 while the discovery stream is connected', registers: [registry], collect() { this.set(xds?.status().connected || http?.status().connected ? 1 : 0); } });
   new Gauge({ name: 'skein_sidecar_info', help: 'Sidecar build and identity', labelNames: ['version', 'namespace', 'pod'] as const, registers: [registry], collect() { this.set({ version: AGENT_VERSION, namespace: cfg.namespace, pod: cfg.podName }, 1); } });
 
-  const outbound = new OutboundProxy({ dataplane, logger: log });
+  const outbound = new OutboundProxy({ dataplane, logger: log, podIp: cfg.podIp || undefined });
   const outboundPort = await outbound.listen(cfg.outboundAddress, cfg.outboundPort);
   const listeners: ServiceListener[] = [];
   const serviceListenerPorts: Record<string, number> = {};
   for (const spec of cfg.serviceListeners) {
-    const listener = new ServiceListener({ dataplane, host: spec.host, port: spec.port, logger: log });
+    const listener = new ServiceListener({ dataplane, host: spec.host, port: spec.port, logger: log, podIp: cfg.podIp || undefined });
     serviceListenerPorts[`${spec.host}:${spec.port}`] = await listener.listen(cfg.outboundAddress, spec.listenPort);
     listeners.push(listener);
   }

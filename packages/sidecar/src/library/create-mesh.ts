@@ -88,7 +88,9 @@ export function createMesh(options: MeshOptions = {}): Mesh {
   }
   let closing: Promise<void> | undefined;
   const readyWaiters = new Set<(error: Error) => void>();
-  const dispatcher = new MeshDispatcher({ dataplane, logger, unknownNameWaitMs: UNKNOWN_NAME_WAIT_MS });
+  const dispatcher = new MeshDispatcher({
+    dataplane, logger, unknownNameWaitMs: UNKNOWN_NAME_WAIT_MS, sourceAddress: options.identity?.podIp || env.POD_IP || undefined,
+  });
   const grpc = createMeshGrpc({ dataplane, unknownNameWaitMs: UNKNOWN_NAME_WAIT_MS, isClosed: () => closing !== undefined });
 
   return {

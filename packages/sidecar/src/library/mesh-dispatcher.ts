@@ -4,12 +4,14 @@
 // Give it to undici's request()/fetch()/setGlobalDispatcher(), or use createMesh().fetch.
 import { Readable } from 'node:stream';
 import { Dispatcher, type Pool } from 'undici';
-import type { AttemptOutcome, Dataplane, Destination, Target } from '../dataplane.js';
+import { requestCounterOf } from '../balancer/request-counter.js';
+import { requestHash } from '../balancer/request-hash.js';
+import type { AttemptOutcome, Dataplane, Destination, RequestCounter, Target } from '../dataplane.js';
 import { noopLogger, type Logger } from '../logger.js';
 import { attemptHandler, failRequest, type AttemptObserver } from './attempt-handler.js';
 import { EndpointPools } from './endpoint-pools.js';
 import { ERR_CLOSED, MeshError } from './mesh-error.js';
-import { parseOrigin, withHostHeader, endpointOrigin, type RequestOrigin } from './request-origin.js';
+import { parseOrigin, withHostHeader, endpointOrigin, headerValue, type RequestOrigin } from './request-origin.js';
 import { currentTargetKeys } from './service-targets.js';
 
 export interface MeshDispatcherOptions {
@@ -20,6 +22,11 @@ export interface MeshDispatcherOptions {
   connectRetries?: number;
   /** How long a request to a name not yet known waits for discovery (on-demand scope). Default 2000 ms. */
   unknownNameWaitMs?: number;
+  /**
+   * This app's address, the key of `skein.io/hash-key: source-ip` services (the identity's pod
+   * IP). Without it, such services get no hash and their picker chooses at random.
+   */
+  sourceAddress?: string;
   logger?: Logger;
 }
 
@@ -41,6 +48,7 @@ interface RouteContext {
   readonly pools: EndpointPools;
   readonly logger: Logger;
   readonly connectRetries: number;
+  readonly sourceAddress: string | undefined;
   isClosed(): boolean;
 }
 type DispatchOptions = Dispatcher.DispatchOptions;
@@ -68,7 +76,7 @@ export class MeshDispatcher extends Dispatcher {
     this.pools = new EndpointPools(options.pool);
     this.context = {
       dataplane: this.dataplane, pools: this.pools, logger: options.logger ?? noopLogger,
-      connectRetries: options.connectRetries ?? 2, isClosed: () => this.closed,
+      connectRetries: options.connectRetries ?? 2, sourceAddress: options.sourceAddress || undefined, isClosed: () => this.closed,
     };
     this.unknownNameWaitMs = options.unknownNameWaitMs ?? 2000;
     this.unsubscribe = this.dataplane.onChange(() => this.sweepPools());
@@ -193,10 +201,16 @@ export class MeshDispatcher extends Dispatcher {
 class ServiceRequest implements AttemptObserver {
   private readonly tried = new Set<string>();
   private readonly poolOptions: DispatchOptions;
+  /** The request's hash for hashing pickers (`skein.io/hash-key`), computed once. */
+  private readonly hash: number | undefined;
+  /** The current picker's outstanding-request counter (least request), if it has one. */
+  private load: RequestCounter | undefined;
   private retries = 0;
   private target!: Target;
   private isStarted = false;
   private reported = false;
+  /** An attempt was counted as started and not yet as finished. */
+  private counting = false;
 
   constructor(
     private readonly context: RouteContext,
@@ -206,11 +220,16 @@ class ServiceRequest implements AttemptObserver {
     private destination: ServiceDestination,
   ) {
     this.poolOptions = { ...options, headers: withHostHeader(options.headers, origin.authority) };
+    const headers = this.poolOptions.headers;
+    this.hash = destination.hashKey === undefined
+      ? undefined
+      : requestHash(destination.hashKey, (name) => headerValue(headers, name), context.sourceAddress);
+    this.load = requestCounterOf(destination.picker);
   }
 
   /** Picks an endpoint (avoiding those tried) and sends the request to its pool. */
   attempt(): void {
-    const picked = this.destination.picker.pick(this.tried.size > 0 ? this.tried : undefined);
+    const picked = this.destination.picker.pick(this.tried.size > 0 ? this.tried : undefined, this.hash);
     if (picked.type === 'fail') {
       failRequest(this.handler, MeshError.from(picked.error));
       return;
@@ -227,10 +246,12 @@ class ServiceRequest implements AttemptObserver {
   }
 
   completed(): void {
+    this.finish();
     this.report('success');
   }
 
   failed(error: Error): boolean {
+    this.finish();
     const code = (error as { code?: unknown }).code;
     if (this.isStarted || typeof code !== 'string' || !CONNECT_ERRORS.has(code)) {
       this.report(typeof code === 'string' && TIMEOUTS.has(code) ? 'timeout' : 'reset');
@@ -243,9 +264,10 @@ class ServiceRequest implements AttemptObserver {
     // Re-resolve: the config may have changed since the first pick (the failed endpoint may be gone).
     const destination = dataplane.resolve(this.origin.hostname, this.origin.port);
     if (destination.type !== 'service') return false;
-    const next = destination.picker.pick(this.tried);
+    const next = destination.picker.pick(this.tried, this.hash);
     if (next.type === 'fail' || this.tried.has(next.target.key)) return false;
     logger.debug({ service: destination.service, failed: this.target.key, next: next.target.key, code }, 'library: connect failed, retrying on another endpoint');
+    if (destination !== this.destination) this.load = requestCounterOf(destination.picker);
     this.destination = destination;
     this.retries++;
     // Not from inside the failing pool's callback.
@@ -256,8 +278,19 @@ class ServiceRequest implements AttemptObserver {
   private send(target: Target): void {
     this.target = target;
     this.reported = false;
+    if (this.load !== undefined) {
+      this.load.started(target);
+      this.counting = true;
+    }
     const pool = this.context.pools.forTarget(this.origin.protocol, target, this.origin.hostname, this.origin.port);
     pool.dispatch({ ...this.poolOptions, origin: endpointOrigin(this.origin.protocol, target.address, target.port) }, attemptHandler(this.handler, this));
+  }
+
+  /** Ends the current attempt's outstanding count, once (completed, failed, aborted). */
+  private finish(): void {
+    if (!this.counting) return;
+    this.counting = false;
+    this.load!.finished(this.target);
   }
 
   private report(outcome: AttemptOutcome): void {

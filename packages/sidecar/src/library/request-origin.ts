@@ -71,3 +71,26 @@ function isIterable(value: object): value is Iterable<[string, string | string[]
   const proto = Object.getPrototypeOf(value) as unknown;
   return proto !== Object.prototype && proto !== null && typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function';
 }
+
+/**
+ * The value of header `name` (lower-cased) in headers as `withHostHeader` returns them (a flat
+ * list or a record; iterables were flattened there), or undefined. Repeated cookie headers are
+ * joined with "; ", others give their first value. Allocates only when joining.
+ */
+export function headerValue(headers: Headers, name: string): string | undefined {
+  if (headers == null) return undefined;
+  let found: string | undefined;
+  const take = (value: unknown): void => {
+    const text = typeof value === 'string' ? value : Array.isArray(value) && typeof value[0] === 'string' ? (value as string[]).join(name === 'cookie' ? '; ' : ', ') : undefined;
+    if (text === undefined) return;
+    found = found === undefined ? text : name === 'cookie' ? `${found}; ${text}` : found;
+  };
+  if (Array.isArray(headers)) {
+    const flat = headers as unknown[];
+    for (let i = 0; i < flat.length; i += 2) if (String(flat[i]).toLowerCase() === name) take(flat[i + 1]);
+    return found;
+  }
+  const record = headers as Record<string, unknown>;
+  for (const key in record) if (key.toLowerCase() === name) take(record[key]);
+  return found;
+}

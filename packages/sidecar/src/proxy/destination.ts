@@ -1,6 +1,8 @@
 // The proxy's side of the Dataplane contract: resolve what a host:port names (waiting once for
 // on-demand names), choose the endpoint for an attempt, choose a different one for a retry.
-import type { Dataplane, Destination, DestinationError, Target } from '../dataplane.js';
+import { requestCounterOf } from '../balancer/request-counter.js';
+import { requestHash, type HeaderValues } from '../balancer/request-hash.js';
+import type { Dataplane, Destination, DestinationError, RequestCounter, Target } from '../dataplane.js';
 import { proxyLoop } from './proxy-errors.js';
 
 /** A destination the proxy can connect to: a mesh service or a direct host:port. */
@@ -40,10 +42,13 @@ export function serviceLabel(destination: Routable): string {
   return destination.service ?? 'passthrough';
 }
 
-/** The endpoint for a first attempt, or the error to answer with (a service with no endpoint). */
-export function firstTarget(destination: Routable): Target | DestinationError {
+/**
+ * The endpoint for a first attempt, or the error to answer with (a service with no endpoint).
+ * `hash` is the request's hash (see `requestHashOf`) for hashing pickers.
+ */
+export function firstTarget(destination: Routable, hash?: number): Target | DestinationError {
   if (destination.type === 'direct') return directTarget(destination.host, destination.port);
-  const picked = destination.picker.pick();
+  const picked = destination.picker.pick(undefined, hash);
   return picked.type === 'pick' ? picked.target : picked.error;
 }
 
@@ -52,11 +57,34 @@ export function firstTarget(destination: Routable): Target | DestinationError {
  * there is none left: a direct destination has one address, and a picker that can only offer
  * an endpoint already tried has nothing better (retrying a refusing endpoint only adds latency).
  */
-export function retryTarget(destination: Routable, tried: ReadonlySet<string>): Target | undefined {
+export function retryTarget(destination: Routable, tried: ReadonlySet<string>, hash?: number): Target | undefined {
   if (destination.type === 'direct') return undefined;
-  const picked = destination.picker.pick(tried);
+  const picked = destination.picker.pick(tried, hash);
   if (picked.type !== 'pick' || tried.has(picked.target.key)) return undefined;
   return picked.target;
+}
+
+/**
+ * The request hash for a service whose picker hashes (`skein.io/hash-key`): of the header
+ * (`headers` by lower-cased name, as node gives them), the cookie, or the client's address
+ * (`podIp`, when given, stands for a loopback client: the app in this pod).
+ * Undefined for other destinations or when the request lacks the value.
+ */
+export function requestHashOf(destination: Routable, headers: HeaderValues, remoteAddress: string | undefined, podIp: string | undefined): number | undefined {
+  if (destination.type !== 'service' || destination.hashKey === undefined) return undefined;
+  // Why: the app reaches its sidecar over loopback, and every pod's loopback address is the
+  // same: hashing it would send every client pod in the cluster to one endpoint.
+  const source = podIp && remoteAddress !== undefined && isLoopback(remoteAddress) ? podIp : remoteAddress;
+  return requestHash(destination.hashKey, headers, source);
+}
+
+function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
+}
+
+/** The picker's outstanding-request counter (least request), once per request; undefined for others. */
+export function requestCounterFor(destination: Routable): RequestCounter | undefined {
+  return destination.type === 'service' ? requestCounterOf(destination.picker) : undefined;
 }
 
 /** A Target for a host:port outside the balancer (DNS, if any, happens at connect time). */

@@ -9,10 +9,10 @@ import {
 } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Dataplane, DestinationError, Target } from '../dataplane.js';
+import type { Dataplane, DestinationError, RequestCounter, Target } from '../dataplane.js';
 import { noopLogger, type Logger } from '../logger.js';
 import { ClusterStats, type ClusterStatsJson, type TargetCounters } from './cluster-stats.js';
-import { firstTarget, isError, retryTarget, routeTo, serviceLabel, type Routable } from './destination.js';
+import { firstTarget, isError, requestCounterFor, requestHashOf, retryTarget, routeTo, serviceLabel, type Routable } from './destination.js';
 import { respondError } from './h2-error-response.js';
 import { H2SessionPool, isRejectedRequest } from './h2-session-pool.js';
 import { forwardH2Headers } from './hop-headers.js';
@@ -31,6 +31,8 @@ export interface H2cProxyOptions {
   readonly connectTimeoutMs: number;
   readonly maxConnectRetries: number;
   readonly knownWaitMs: number;
+  /** This pod's IP: the source address of loopback clients for `skein.io/hash-key: source-ip`. */
+  readonly podIp?: string;
   /** Route every stream here instead of by :authority (per-service listeners). */
   readonly service?: Authority;
   /** True when host:port names the owning listener itself (loop guard). */
@@ -73,9 +75,10 @@ export class H2cProxy {
         respondError(stream, headers, destination.error);
         return;
       }
-      const first = firstTarget(destination);
+      const hash = requestHashOf(destination, headers, stream.session?.socket?.remoteAddress, this.options.podIp);
+      const first = firstTarget(destination, hash);
       if (isError(first)) respondError(stream, headers, first);
-      else new H2Exchange(this, stream, headers, destination, `${route.host}:${route.port}`).attempt(first);
+      else new H2Exchange(this, stream, headers, destination, `${route.host}:${route.port}`, hash).attempt(first);
     });
   }
 }
@@ -86,6 +89,8 @@ const never = (): boolean => false;
 class H2Exchange {
   private readonly upstreamHeaders: OutgoingHttpHeaders;
   private readonly label: string;
+  /** The picker's outstanding-request counter (least request): started per attempt, finished on settle. */
+  private readonly load: RequestCounter | undefined;
   private retriesLeft: number;
   private tried: Set<string> | undefined;
   private target!: Target;
@@ -102,7 +107,9 @@ class H2Exchange {
     private readonly headers: IncomingHttpHeaders,
     private readonly destination: Routable,
     private readonly what: string,
+    private readonly hash: number | undefined,
   ) {
+    this.load = requestCounterFor(destination);
     this.upstreamHeaders = forwardH2Headers(headers);
     if (this.upstreamHeaders[':authority'] === undefined && headers.host !== undefined) this.upstreamHeaders[':authority'] = headers.host;
     this.label = serviceLabel(destination);
@@ -115,6 +122,7 @@ class H2Exchange {
     this.counters = this.proxy.options.stats.counters(this.label, target.key);
     this.counters.total++;
     this.counters.active++;
+    this.load?.started(target);
     this.settled = false;
     const endStream = this.stream.endAfterHeaders;
     this.proxy.pool.request(target, this.upstreamHeaders, { endStream }, (error, up) => {
@@ -153,7 +161,7 @@ class H2Exchange {
     this.report(code === 'ETIMEDOUT' ? 'timeout' : 'connect-error');
     if (this.stream.closed || this.stream.destroyed) return;
     (this.tried ??= new Set()).add(target.key);
-    const next = this.retriesLeft > 0 ? retryTarget(this.destination, this.tried) : undefined;
+    const next = this.retriesLeft > 0 ? retryTarget(this.destination, this.tried, this.hash) : undefined;
     if (next) {
       this.retriesLeft--;
       this.attempt(next);
@@ -209,10 +217,12 @@ class H2Exchange {
     if (up !== undefined && !up.closed && !up.destroyed) up.close(NGHTTP2_CANCEL);
   }
 
+  /** The current attempt ended (exactly once per attempt). */
   private settle(): void {
     if (this.settled) return;
     this.settled = true;
     this.counters.active--;
+    this.load?.finished(this.target);
   }
 
   private report(outcome: 'success' | 'connect-error' | 'reset' | 'timeout' | 'http-5xx'): void {
@@ -232,6 +242,8 @@ export interface ServiceListenerOptions {
   readonly connectTimeoutMs?: number;
   readonly knownWaitMs?: number;
   readonly maxConnectRetries?: number;
+  /** This pod's IP, as OutboundProxyOptions.podIp. */
+  readonly podIp?: string;
 }
 
 /**
@@ -257,7 +269,7 @@ export class ServiceListener {
     this.what = `${options.host}:${options.port}`;
     const shared = {
       dataplane: options.dataplane, stats: this.counters, logger,
-      connectTimeoutMs: options.connectTimeoutMs ?? 5000, maxConnectRetries: options.maxConnectRetries ?? 2,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5000, maxConnectRetries: options.maxConnectRetries ?? 2, podIp: options.podIp,
     };
     this.tunnels = shared;
     this.forwarder = new HttpForwarder(shared);

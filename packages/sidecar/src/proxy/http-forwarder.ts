@@ -8,10 +8,10 @@
 // connect failure never loses body bytes and every connect failure is safely retryable.
 import { Agent, request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Dataplane, DestinationError, Target } from '../dataplane.js';
+import type { Dataplane, DestinationError, RequestCounter, Target } from '../dataplane.js';
 import type { Logger } from '../logger.js';
 import type { ClusterStats, TargetCounters } from './cluster-stats.js';
-import { firstTarget, isError, retryTarget, serviceLabel, type Routable } from './destination.js';
+import { firstTarget, isError, requestCounterFor, requestHashOf, retryTarget, serviceLabel, type Routable } from './destination.js';
 import { forwardHeaders, KEEP_TRANSFER_ENCODING } from './hop-headers.js';
 import { causeOf, connectFailed, upstreamFailed } from './proxy-errors.js';
 
@@ -23,6 +23,8 @@ export interface HttpForwarderOptions {
   readonly logger: Logger;
   readonly connectTimeoutMs: number;
   readonly maxConnectRetries: number;
+  /** This pod's IP: the source address of loopback clients for `skein.io/hash-key: source-ip`. */
+  readonly podIp?: string;
 }
 
 /** One forwarded request: where it goes and how it is rewritten. */
@@ -59,16 +61,19 @@ export class HttpForwarder {
    * Forwards `req` as described by `forward` and answers on `res`: the endpoint's response,
    * streamed; or an error response (503 when no endpoint could be reached, 502 when one failed
    * before answering); or, when the endpoint fails mid-response, a destroyed client connection.
-   * If the client goes away first, the upstream request is aborted.
+   * If the client goes away first, the upstream request is aborted. A hashing picker gets the
+   * request's hash (`skein.io/hash-key`: header, cookie, or the client's address — on the
+   * outbound listener, the app's own address).
    */
   forward(req: IncomingMessage, res: ServerResponse, forward: ForwardRequest): void {
     if (res.destroyed) return;
-    const first = firstTarget(forward.destination);
+    const hash = requestHashOf(forward.destination, req.headers, req.socket.remoteAddress, this.options.podIp);
+    const first = firstTarget(forward.destination, hash);
     if (isError(first)) {
       writeErrorResponse(req, res, first);
       return;
     }
-    new Exchange(this, req, res, forward).attempt(first);
+    new Exchange(this, req, res, forward, hash).attempt(first);
   }
 
   /** Closes pooled connections (in-flight ones included). */
@@ -82,6 +87,8 @@ class Exchange {
   private readonly headers: string[];
   private readonly label: string;
   private readonly bodyless: boolean;
+  /** The picker's outstanding-request counter (least request): started per attempt, finished on settle. */
+  private readonly load: RequestCounter | undefined;
   private retriesLeft: number;
   private tried: Set<string> | undefined;
   private upstream: ClientRequest | undefined;
@@ -99,7 +106,9 @@ class Exchange {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly forward: ForwardRequest,
+    private readonly hash: number | undefined,
   ) {
+    this.load = requestCounterFor(forward.destination);
     this.headers = forwardHeaders(req.rawHeaders, KEEP_TRANSFER_ENCODING);
     if (forward.addHost !== undefined) this.headers.push('Host', forward.addHost);
     if (forward.setHeaders !== undefined) setHeaders(this.headers, forward.setHeaders);
@@ -116,6 +125,7 @@ class Exchange {
     this.counters = this.forwarder.options.stats.counters(this.label, target.key);
     this.counters.total++;
     this.counters.active++;
+    this.load?.started(target);
     this.settled = false;
     this.connected = false;
     const up = request({
@@ -205,7 +215,7 @@ class Exchange {
       counters.connectFailures++;
       this.report((error as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'timeout' : 'connect-error');
       (this.tried ??= new Set()).add(target.key);
-      const next = this.retriesLeft > 0 ? retryTarget(this.forward.destination, this.tried) : undefined;
+      const next = this.retriesLeft > 0 ? retryTarget(this.forward.destination, this.tried, this.hash) : undefined;
       if (next) {
         this.retriesLeft--;
         this.forwarder.options.logger.debug({ what, failed: target.key, next: next.key, cause: causeOf(error) }, 'connect failed; retrying on another endpoint');
@@ -236,10 +246,12 @@ class Exchange {
     this.settle();
   }
 
+  /** The current attempt ended (exactly once per attempt). */
   private settle(): void {
     if (this.settled) return;
     this.settled = true;
     this.counters.active--;
+    this.load?.finished(this.target);
   }
 
   private clearTimer(): void {

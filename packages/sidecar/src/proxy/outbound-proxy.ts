@@ -29,6 +29,11 @@ export interface OutboundProxyOptions {
   readonly knownWaitMs?: number;
   /** Further attempts on other endpoints after a connect failure. Default 2. */
   readonly maxConnectRetries?: number;
+  /**
+   * This pod's IP: stands for loopback clients (the app) as the source address of
+   * `skein.io/hash-key: source-ip` services, so client pods spread over endpoints.
+   */
+  readonly podIp?: string;
 }
 
 /** A request's route before resolution: where it goes and what to send upstream. */
@@ -60,7 +65,7 @@ export class OutboundProxy {
     this.knownWaitMs = options.knownWaitMs ?? 2000;
     const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     const maxConnectRetries = options.maxConnectRetries ?? 2;
-    const shared = { dataplane: this.dataplane, stats: this.counters, logger: this.logger, connectTimeoutMs, maxConnectRetries };
+    const shared = { dataplane: this.dataplane, stats: this.counters, logger: this.logger, connectTimeoutMs, maxConnectRetries, podIp: options.podIp || undefined };
     this.tunnels = shared;
     this.forwarder = new HttpForwarder(shared);
     this.h2 = new H2cProxy({ ...shared, knownWaitMs: this.knownWaitMs, isSelf: this.isSelf });
