@@ -357,8 +357,11 @@ describe('createDataplane: changes', () => {
     expect(config.listeners.size).toBe(0);
   });
 
-  it('report() is a no-op hook for now', () => {
-    expect(() => createDataplane(world(), base).report('demo/web', { address: '10.1.0.1', port: 8080, key: '10.1.0.1:8080' }, 'connect-error')).not.toThrow();
+  it('report() of an unknown Service or endpoint is ignored (health: dataplane-health.test.ts)', () => {
+    const dataplane = createDataplane(world(), base);
+    expect(() => dataplane.report('demo/web', { address: '10.9.9.9', port: 8080, key: '10.9.9.9:8080' }, 'connect-error')).not.toThrow();
+    expect(() => dataplane.report('demo/none', { address: '10.1.0.1', port: 8080, key: '10.1.0.1:8080' }, 'connect-error')).not.toThrow();
+    dataplane.close();
   });
 });
 
@@ -373,6 +376,10 @@ describe('createDataplane: admin views', () => {
       destination: { type: 'service', service: 'demo/web', servicePort: 80, portName: 'http', appProtocol: 'http', endpoints: 1 },
       servicePort: {
         port: 80, name: 'http', targetPort: 8080, appProtocol: 'http', picker: { type: 'round-robin', size: 1 }, rule: 'all ready', hints: 'not used: no hints',
+        selection: {
+          localityFailover: false, totalPanic: false, ejected: [],
+          priorities: [{ priority: 0, tier: 'all', load: 100, healthy: 1, total: 1, panic: false, endpoints: ['10.1.0.1:8080'] }],
+        },
         endpoints: [
           { address: '10.1.0.1', port: 8080, eligible: true, reason: 'ready' },
           { address: '10.1.0.2', port: 8080, eligible: false, reason: 'not ready' },

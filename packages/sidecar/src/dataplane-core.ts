@@ -6,7 +6,9 @@ import type { AttemptOutcome, Dataplane, Destination, DestinationError, Target }
 import type { ConfigChange, MeshConfigView } from './discovery/mesh-config.js';
 import { ErrorCode, destinationError, displayName, joinHostPort } from './errors.js';
 import { policyName } from './balancer/picker-factory.js';
-import { balancePort, type PortBalance, type PortBalancerOptions } from './balancer/port-balancer.js';
+import { balancePort, eligibleSet, type PortBalance, type PortBalancerOptions } from './balancer/port-balancer.js';
+import { systemClock, type Clock } from './balancer/clock.js';
+import { DEFAULT_OUTLIER_DETECTION, OutlierDetector, type OutlierDetectionConfig } from './balancer/outlier-detector.js';
 import { appProtocolOf } from './routing/app-protocol.js';
 import { RouteIndex, type RouteIndexOptions } from './routing/route-index.js';
 import { Router, type OutboundPolicy, type PortDestinations, type RouteMatch } from './routing/router.js';
@@ -22,9 +24,26 @@ export interface DataplaneOptions {
   nodeName?: string;
   /** This proxy's zone, for forZones hints. */
   zone?: string;
-  /** Randomness in [0, 1) for pickers' start offsets; default Math.random. */
+  /** This proxy's region, for locality priorities. */
+  region?: string;
+  /** Randomness in [0, 1) for pickers' start offsets and priority draws; default Math.random. */
   random?: () => number;
+  /** Time for outlier detection; default the system clock. */
+  clock?: Clock;
+  /** Timers for ejection ends; default the global ones (the handle is unref'd when it can be). */
+  timers?: DataplaneTimers;
 }
+
+/** The timer functions the data plane uses (injected in tests, with `clock`). */
+export interface DataplaneTimers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const globalTimers: DataplaneTimers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 /** `Dataplane` plus the admin views built on it. */
 export interface CoreDataplane extends Dataplane {
@@ -53,10 +72,22 @@ interface ServiceState {
   readonly ports: ReadonlyMap<number, PortState>;
 }
 
+/** Passive health of one Service: its detector and the detector version its pickers reflect. */
+interface ServiceHealth {
+  readonly detector: OutlierDetector;
+  builtVersion: number;
+}
+
 class DataplaneCore implements CoreDataplane, PortDestinations {
   private readonly indexOptions: RouteIndexOptions;
   private readonly balancerOptions: PortBalancerOptions;
   private readonly states = new Map<string, ServiceState>();
+  private readonly health = new Map<string, ServiceHealth>();
+  private readonly clock: Clock;
+  private readonly timers: DataplaneTimers;
+  /** The one ejection-end timer and the time it fires at. */
+  private timer: { handle: unknown; at: number } | undefined;
+  private closed = false;
   private readonly listeners = new Set<() => void>();
   private readonly router: Router;
   private index: RouteIndex;
@@ -65,7 +96,9 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
   constructor(private readonly config: MeshConfigView, options: DataplaneOptions) {
     const clusterDomain = (options.clusterDomain ?? 'cluster.local').toLowerCase().replace(/\.$/, '');
     this.indexOptions = { namespace: options.namespace, clusterDomain };
-    this.balancerOptions = { nodeName: options.nodeName || undefined, zone: options.zone || undefined, random: options.random ?? Math.random };
+    this.balancerOptions = { nodeName: options.nodeName || undefined, zone: options.zone || undefined, region: options.region || undefined, random: options.random ?? Math.random };
+    this.clock = options.clock ?? systemClock;
+    this.timers = options.timers ?? globalTimers;
     for (const key of config.services().keys()) this.refresh(key);
     this.index = this.buildIndex();
     this.router = new Router(this.index, this, {
@@ -118,8 +151,46 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
     });
   }
 
-  report(_service: string, _target: Target, _outcome: AttemptOutcome): void {
-    // Passive health (outlier detection) hooks in here in the next issue.
+  report(service: string, target: Target, outcome: AttemptOutcome): void {
+    const health = this.health.get(service);
+    if (health === undefined || this.closed) return;
+    health.detector.record(target.key, outcome);
+    if (health.detector.version !== health.builtVersion) this.healthChanged([service]);
+  }
+
+  /** Rebuilds the pickers of Services whose ejections changed, tells listeners, re-arms the timer. */
+  private healthChanged(keys: readonly string[]): void {
+    for (const key of keys) this.refresh(key);
+    this.schedule();
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  /** Sets the one timer for the earliest ejection end of any Service (none when none is ejected). */
+  private schedule(): void {
+    if (this.closed) return;
+    const now = this.clock.now();
+    let next = Infinity;
+    for (const { detector } of this.health.values()) next = Math.min(next, detector.nextChangeAt(now) ?? Infinity);
+    if (this.timer && this.timer.at === next) return;
+    if (this.timer) this.timers.clearTimeout(this.timer.handle);
+    this.timer = undefined;
+    if (next === Infinity) return;
+    const handle = this.timers.setTimeout(() => this.onTimer(), Math.max(0, Math.ceil(next - now)));
+    (handle as { unref?: () => void } | undefined)?.unref?.();
+    this.timer = { handle, at: next };
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    if (this.closed) return;
+    const now = this.clock.now();
+    const changed: string[] = [];
+    for (const [key, health] of this.health) {
+      health.detector.nextChangeAt(now);
+      if (health.detector.version !== health.builtVersion) changed.push(key);
+    }
+    if (changed.length > 0) this.healthChanged(changed);
+    else this.schedule();
   }
 
   onChange(listener: () => void): () => void {
@@ -131,6 +202,9 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
 
   close(): void {
     this.unsubscribe();
+    this.closed = true;
+    if (this.timer) this.timers.clearTimeout(this.timer.handle);
+    this.timer = undefined;
   }
 
   explain(host: string, port: number): unknown {
@@ -155,14 +229,18 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
       headless: state.service.headless,
       internalTrafficPolicy: pb.TrafficPolicy[state.service.internalTrafficPolicy],
       trafficDistribution: pb.TrafficDistribution[state.service.trafficDistribution],
+      localityFailover: state.service.policy?.localityFailover === true,
+      outlierDetection: this.health.get(key)?.detector.toJSON() ?? { enabled: false },
       ports: [...state.ports.values()].map(describePort),
     }));
-    return { ready: this.ready, nodeName: this.balancerOptions.nodeName ?? null, zone: this.balancerOptions.zone ?? null, services };
+    const { nodeName, zone, region } = this.balancerOptions;
+    return { ready: this.ready, nodeName: nodeName ?? null, zone: zone ?? null, region: region ?? null, services };
   }
 
   private apply(change: ConfigChange): void {
     let rebuild = change.services.size > 0;
     for (const name of change.services) this.refresh(name);
+    if (change.services.size > 0 || change.endpointGroups.size > 0) this.schedule();
     for (const name of change.endpointGroups) {
       if (!change.services.has(name)) this.refresh(name);
       if (this.index.dependsOnGroup(name)) rebuild = true;
@@ -183,6 +261,7 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
     const service = this.config.services().get(key);
     if (!service) {
       this.states.delete(key);
+      this.health.delete(key);
       return;
     }
     const previous = this.states.get(key);
@@ -190,26 +269,80 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
     // An ExternalName Service is a DNS alias: it has no endpoints to balance.
     if (service.type !== pb.ServiceType.SERVICE_TYPE_EXTERNAL_NAME) {
       const group = this.config.endpointGroup(key);
+      const { nodeName, zone } = this.balancerOptions;
+      // Eligibility first: the outlier detector tracks every eligible endpoint of the Service.
+      const chosen: { servicePort: ServicePort; input: Parameters<typeof balancePort>[0]; eligibility: ReturnType<typeof eligibleSet> }[] = [];
+      const protocols = new Map<number, number>();
       for (const servicePort of service.ports) {
         const number = servicePort.port ?? 0;
-        const held = ports.get(number);
         // The proxy carries TCP: when TCP and UDP share a number (DNS), the TCP port wins.
-        if (held && (held.servicePort.protocol ?? 0) === pb.Protocol.PROTOCOL_TCP) continue;
-        const before = previous?.ports.get(number);
-        const { nodeName, zone } = this.balancerOptions;
+        if (protocols.get(number) === pb.Protocol.PROTOCOL_TCP) continue;
+        protocols.set(number, servicePort.protocol ?? pb.Protocol.PROTOCOL_TCP);
         const input = { serviceKey: key, service, servicePort, group, nodeName, zone };
-        const balance = balancePort(input, this.balancerOptions, before?.balance);
+        const index = chosen.findIndex((c) => (c.servicePort.port ?? 0) === number);
+        const entry = { servicePort, input, eligibility: eligibleSet(input, this.balancerOptions) };
+        if (index >= 0) chosen[index] = entry;
+        else chosen.push(entry);
+      }
+      const ejected = this.updateHealth(key, service, chosen.flatMap((c) => c.eligibility.type === 'eligible' ? c.eligibility.endpoints.map((e) => joinHostPort(e.address, e.port)) : []));
+      const options = ejected.size > 0 ? { ...this.balancerOptions, ejected } : this.balancerOptions;
+      for (const { servicePort, input, eligibility } of chosen) {
+        const number = servicePort.port ?? 0;
+        const before = previous?.ports.get(number);
+        const balance = balancePort(input, options, before?.balance, eligibility);
         const destination = before && before.balance.picker === balance.picker && before.balance.hashKey === balance.hashKey && samePort(before.servicePort, servicePort)
+          && sameRequestPolicy(before.destination, service)
           ? before.destination
-          : destinationOf(key, servicePort, balance);
+          : destinationOf(key, servicePort, balance, service);
         ports.set(number, { servicePort, balance, destination });
       }
     }
     this.states.set(key, { service, ports });
   }
+
+  /**
+   * Keeps Service `key`'s outlier detector in step with its policy and endpoints; returns the
+   * target keys ejected now (empty when detection is off).
+   */
+  private updateHealth(key: string, service: Service, targetKeys: readonly string[]): ReadonlySet<string> {
+    const config = outlierConfigOf(service);
+    let health = this.health.get(key);
+    if (config === undefined) {
+      this.health.delete(key);
+      return EMPTY;
+    }
+    if (health === undefined || !sameConfig(health.detector.config, config)) {
+      health = { detector: new OutlierDetector(this.clock, { config }), builtVersion: -1 };
+      this.health.set(key, health);
+    }
+    health.detector.update(targetKeys);
+    const ejected = health.detector.ejected(this.clock.now());
+    health.builtVersion = health.detector.version;
+    return ejected.length === 0 ? EMPTY : new Set(ejected);
+  }
 }
 
-function destinationOf(key: string, servicePort: ServicePort, balance: PortBalance): Destination {
+const EMPTY: ReadonlySet<string> = new Set();
+
+/** The Service's outlier detection settings; undefined when its policy turns detection off. */
+function outlierConfigOf(service: Service): Pick<OutlierDetectionConfig, 'consecutiveErrors' | 'baseEjectionMs' | 'maxEjectionPercent'> | undefined {
+  const od = service.policy?.outlierDetection;
+  // On by default (ARCHITECTURE 5): a Service without these settings gets the defaults.
+  if (od?.enabled === false) return undefined;
+  return {
+    consecutiveErrors: od?.consecutiveErrors || DEFAULT_OUTLIER_DETECTION.consecutiveErrors,
+    baseEjectionMs: od?.baseEjectionMs || DEFAULT_OUTLIER_DETECTION.baseEjectionMs,
+    maxEjectionPercent: od ? Math.min(100, od.maxEjectionPercent ?? 0) : DEFAULT_OUTLIER_DETECTION.maxEjectionPercent,
+  };
+}
+
+function sameConfig(a: OutlierDetectionConfig, b: ReturnType<typeof outlierConfigOf> & object): boolean {
+  return a.consecutiveErrors === b.consecutiveErrors && a.baseEjectionMs === b.baseEjectionMs && a.maxEjectionPercent === b.maxEjectionPercent;
+}
+
+function destinationOf(key: string, servicePort: ServicePort, balance: PortBalance, service: Service): Destination {
+  const retries = service.policy?.retries;
+  const timeoutMs = service.policy?.timeoutMs;
   const e = balance.eligibility;
   // Why: with internalTrafficPolicy Local and no endpoint on this node, kube-proxy drops the
   // traffic rather than fall back to other nodes; refuse up front with the reason.
@@ -222,7 +355,17 @@ function destinationOf(key: string, servicePort: ServicePort, balance: PortBalan
     appProtocol: appProtocolOf(servicePort),
     picker: balance.picker,
     ...(balance.hashKey ? { hashKey: balance.hashKey } : {}),
+    ...(retries !== undefined && retries !== null ? { retries } : {}),
+    ...(timeoutMs ? { timeoutMs } : {}),
   });
+}
+
+/** Whether `destination` still carries the Service's `skein.io/retries` and `skein.io/timeout`. */
+function sameRequestPolicy(destination: Destination, service: Service): boolean {
+  if (destination.type !== 'service') return true;
+  const retries = service.policy?.retries;
+  const timeoutMs = service.policy?.timeoutMs;
+  return destination.retries === (retries ?? undefined) && destination.timeoutMs === (timeoutMs || undefined);
 }
 
 function samePort(a: ServicePort, b: ServicePort): boolean {
@@ -239,7 +382,21 @@ function describePort(state: PortState): Record<string, unknown> {
     appProtocol: appProtocolOf(p),
     picker: { type: balance.picker.size > 0 ? policyName(balance.loadBalancer) : 'fail', size: balance.picker.size, ...(balance.hashKey ? { hashKey: balance.hashKey } : {}) },
     ...(e.type === 'eligible' ? { rule: e.rule, hints: e.hints } : { error: e.error }),
+    ...(balance.selection ? { selection: describeSelection(balance) } : {}),
     endpoints: e.verdicts,
+  };
+}
+
+function describeSelection(balance: PortBalance): Record<string, unknown> {
+  const s = balance.selection!;
+  return {
+    localityFailover: s.localityFailover,
+    totalPanic: s.totalPanic,
+    ejected: s.ejected,
+    priorities: s.tiers.map((t, priority) => ({
+      priority, tier: t.tier, load: t.load, healthy: t.healthy, total: t.total, panic: t.panic,
+      endpoints: t.endpoints.map((e) => joinHostPort(e.address, e.port)),
+    })),
   };
 }
 

@@ -79,6 +79,14 @@ export type Destination =
      * (`skein.io/hash-key`); set only when the picker hashes (ring hash, maglev).
      */
     readonly hashKey?: HashKeySource;
+    /**
+     * `skein.io/retries`: attempts after the first for idempotent bodiless requests answered
+     * 502/503/504 or reset before any response byte, each on a different endpoint. Unset:
+     * only connect failures are retried.
+     */
+    readonly retries?: number;
+    /** `skein.io/timeout` in ms: from request start to response end (504 SKEIN_ERR_TIMEOUT). Unset: none. */
+    readonly timeoutMs?: number;
   }
   /**
    * Connect to host:port as given, outside the balancer: a host outside the mesh

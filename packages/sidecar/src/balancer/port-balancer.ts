@@ -1,11 +1,15 @@
 // Endpoint selection for one Service port, as one pipeline (ARCHITECTURE section 5):
-// eligible set (kube-proxy: readiness, topology hints, traffic policy) -> [later stages:
-// locality, health] -> picker (the Service's `skein.io/load-balancer` policy).
+// eligible set (kube-proxy: readiness, topology hints, traffic policy) -> [extra stages] ->
+// locality priorities (when the Service's policy asks for locality failover) -> health (ejected
+// endpoints left out, panic threshold) -> priority spill-over (locality.ts) -> picker (the
+// Service's `skein.io/load-balancer` policy; a PriorityPicker over one per priority).
 // Run on config change only; keeps the previous picker when its endpoints and policy did not change.
 import { LoadBalancer } from '@skein/protocol';
 import type { HashKeySource, Picker } from '../dataplane.js';
 import { joinHostPort, noEndpointError } from '../errors.js';
-import { eligibleEndpoints, type Eligibility, type EligibilityInput } from './eligibility.js';
+import { eligibleEndpoints, type EligibleEndpoint, type Eligibility, type EligibilityInput } from './eligibility.js';
+import { localityTierOf, priorityLoads, PriorityPicker, TIER_ORDER, type LocalityTier, type SelfLocality } from './locality.js';
+import { DEFAULT_PANIC_THRESHOLD_PERCENT } from './panic-threshold.js';
 import { FailPicker } from './fail-picker.js';
 import { createPicker, hashKeySourceOf, type LoadBalancerPolicy } from './picker-factory.js';
 import type { Random } from './round-robin.js';
@@ -29,6 +33,35 @@ export interface PortBalancerOptions {
   readonly random: Random;
   /** Stages run in order after eligibility; none yet. */
   readonly stages?: readonly EndpointStage[];
+  /** This proxy's region (locality priorities); undefined when unknown. */
+  readonly region?: string | undefined;
+  /** Target keys ("addr:port") ejected by outlier detection; none when absent. */
+  readonly ejected?: ReadonlySet<string>;
+  /** Envoy's healthy panic threshold in percent; default 50. */
+  readonly panicThresholdPercent?: number;
+}
+
+/** One priority of the selection: its endpoints in use and its share of the traffic. */
+export interface PriorityTier {
+  /** The locality tier, or 'all' without locality failover. */
+  readonly tier: LocalityTier | 'all';
+  /** The endpoints the picker uses: the healthy ones, or all of the tier in panic. */
+  readonly endpoints: readonly EligibleEndpoint[];
+  readonly total: number;
+  readonly healthy: number;
+  /** Percent of first attempts. */
+  readonly load: number;
+  /** Health ignored for this tier (too few healthy). */
+  readonly panic: boolean;
+}
+
+/** The locality/health steps' result, for /clusters and /explain. */
+export interface Selection {
+  readonly localityFailover: boolean;
+  readonly tiers: readonly PriorityTier[];
+  /** Eligible endpoints that are ejected (left out unless their tier is in panic). */
+  readonly ejected: readonly string[];
+  readonly totalPanic: boolean;
 }
 
 /** The balancing state of one Service port: why each endpoint is in or out, and the picker. */
@@ -45,6 +78,8 @@ export interface PortBalance {
    * equal signatures share a picker.
    */
   readonly signature: string;
+  /** Priorities and health of the eligible set; undefined when nothing is eligible. */
+  readonly selection: Selection | undefined;
 }
 
 /**
@@ -54,27 +89,74 @@ export interface PortBalance {
  * in the EndpointGroup (a not-ready Pod appearing, another port's endpoints) replace no picker.
  * A replaced picker is handed to the new one (least request keeps its counts, ring hash its density).
  */
-export function balancePort(input: EligibilityInput, options: PortBalancerOptions, previous?: PortBalance): PortBalance {
+export function balancePort(input: EligibilityInput, options: PortBalancerOptions, previous?: PortBalance, eligible?: Eligibility): PortBalance {
+  const eligibility = eligible ?? eligibleSet(input, options);
+  const policy = input.service.policy;
+  const loadBalancer: LoadBalancerPolicy = policy?.loadBalancer ?? LoadBalancer.LOAD_BALANCER_ROUND_ROBIN;
+  const hashKey = hashKeySourceOf(policy);
+  const selection = eligibility.type === 'eligible' && eligibility.endpoints.length > 0
+    ? select(eligibility.endpoints, policy?.localityFailover === true ? { nodeName: input.nodeName, zone: input.zone, region: options.region } : undefined, options)
+    : undefined;
+  const signature = signatureOf(eligibility, selection, loadBalancer, hashKey);
+  if (previous && previous.signature === signature) return { eligibility, picker: previous.picker, loadBalancer, hashKey: previous.hashKey, signature, selection };
+  let picker: Picker;
+  if (selection === undefined || selection.tiers.length === 0) {
+    picker = new FailPicker(eligibility.type === 'none'
+      ? eligibility.error
+      : noEndpointError(input.serviceKey, input.servicePort.port ?? 0, selection ? 'every endpoint is ejected' : 'every endpoint was filtered out'));
+  } else if (selection.tiers.length === 1) {
+    const prior = previous?.picker instanceof PriorityPicker ? undefined : previous?.picker;
+    picker = createPicker(loadBalancer, selection.tiers[0]!.endpoints, { random: options.random, previous: prior });
+  } else {
+    const prior = previous?.picker instanceof PriorityPicker ? previous.picker.pickers : [];
+    const pickers = selection.tiers.map((t, i) => createPicker(loadBalancer, t.endpoints, { random: options.random, previous: prior[i] }));
+    picker = new PriorityPicker(pickers, selection.tiers.map((t) => t.load), options.random);
+  }
+  return { eligibility, picker, loadBalancer, hashKey, signature, selection };
+}
+
+/** The eligible set (kube-proxy's rules) and the extra stages, before locality and health. */
+export function eligibleSet(input: EligibilityInput, options: PortBalancerOptions): Eligibility {
   let eligibility = eligibleEndpoints(input);
   for (const stage of options.stages ?? []) {
     if (eligibility.type !== 'eligible') break;
     eligibility = stage.apply(eligibility, input);
   }
-  const policy = input.service.policy;
-  const loadBalancer: LoadBalancerPolicy = policy?.loadBalancer ?? LoadBalancer.LOAD_BALANCER_ROUND_ROBIN;
-  const hashKey = hashKeySourceOf(policy);
-  const signature = signatureOf(eligibility, loadBalancer, hashKey);
-  if (previous && previous.signature === signature) return { eligibility, picker: previous.picker, loadBalancer, hashKey: previous.hashKey, signature };
-  const picker = eligibility.type === 'eligible' && eligibility.endpoints.length > 0
-    ? createPicker(loadBalancer, eligibility.endpoints, { random: options.random, previous: previous?.picker })
-    : new FailPicker(eligibility.type === 'none'
-      ? eligibility.error
-      : noEndpointError(input.serviceKey, input.servicePort.port ?? 0, 'every endpoint was filtered out'));
-  return { eligibility, picker, loadBalancer, hashKey, signature };
+  return eligibility;
 }
 
-function signatureOf(eligibility: Eligibility, loadBalancer: number, hashKey: HashKeySource | undefined): string {
+/** Splits `endpoints` (not empty) into priorities, leaves ejected ones out and computes loads. */
+function select(endpoints: readonly EligibleEndpoint[], self: SelfLocality | undefined, options: PortBalancerOptions): Selection {
+  const groups = new Map<LocalityTier | 'all', EligibleEndpoint[]>();
+  if (self === undefined) groups.set('all', [...endpoints]);
+  else {
+    for (const tier of TIER_ORDER) groups.set(tier, []);
+    for (const e of endpoints) groups.get(localityTierOf(e.endpoint, self))!.push(e);
+    for (const [tier, list] of groups) if (list.length === 0) groups.delete(tier);
+  }
+  const ejectedSet = options.ejected;
+  const isEjected = (e: EligibleEndpoint): boolean => ejectedSet !== undefined && ejectedSet.size > 0 && ejectedSet.has(joinHostPort(e.address, e.port));
+  const entries = [...groups.entries()];
+  const healthyLists = entries.map(([, list]) => list.filter((e) => !isEjected(e)));
+  const counts = entries.map(([, list], i) => ({ total: list.length, healthy: healthyLists[i]!.length }));
+  const result = priorityLoads(counts, options.panicThresholdPercent ?? DEFAULT_PANIC_THRESHOLD_PERCENT);
+  const tiers: PriorityTier[] = [];
+  entries.forEach(([tier, list], i) => {
+    const panic = result.panic[i]!;
+    const used = panic ? list : healthyLists[i]!;
+    // A priority with no healthy endpoint and not in panic takes no traffic and has nothing to pick.
+    if (used.length === 0) return;
+    tiers.push({ tier, endpoints: used, total: list.length, healthy: healthyLists[i]!.length, load: result.loads[i]!, panic });
+  });
+  const ejected = endpoints.filter(isEjected).map((e) => joinHostPort(e.address, e.port));
+  return { localityFailover: self !== undefined, tiers, ejected, totalPanic: result.totalPanic };
+}
+
+function signatureOf(eligibility: Eligibility, selection: Selection | undefined, loadBalancer: number, hashKey: HashKeySource | undefined): string {
   if (eligibility.type === 'none') return `!${eligibility.error.code}: ${eligibility.error.message}`;
   const key = hashKey === undefined ? '' : hashKey.type === 'source-ip' ? 'source-ip' : `${hashKey.type}:${hashKey.name}`;
-  return `${loadBalancer}|${key}|${eligibility.endpoints.map((e) => `${joinHostPort(e.address, e.port)}*${e.weight}`).join(',')}`;
+  const list = (endpoints: readonly EligibleEndpoint[]): string => endpoints.map((e) => `${joinHostPort(e.address, e.port)}*${e.weight}`).join(',');
+  const tiers = selection?.tiers ?? [];
+  const body = tiers.length === 1 ? list(tiers[0]!.endpoints) : tiers.map((t) => `${t.tier}@${t.load}:${list(t.endpoints)}`).join(';');
+  return `${loadBalancer}|${key}|${body}`;
 }

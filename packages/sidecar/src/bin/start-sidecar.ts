@@ -44,7 +44,7 @@ export async function startSidecar(cfg: SidecarConfig, log: Logger): Promise<Run
     : undefined;
   const dataplane = createDataplane(config, {
     namespace: cfg.namespace, clusterDomain: cfg.clusterDomain, outboundPolicy: cfg.outboundPolicy,
-    nodeName: cfg.nodeName, zone: cfg.zone,
+    nodeName: cfg.nodeName, zone: cfg.zone, region: cfg.region,
   });
 
   const registry = new Registry();

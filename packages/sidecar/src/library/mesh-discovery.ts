@@ -46,7 +46,7 @@ export function startDiscovery(settings: DiscoverySettings): MeshDiscovery {
   const config = new MeshConfig({ logger });
   const dataplane: CoreDataplane = createDataplane(config, {
     namespace, clusterDomain: settings.clusterDomain, outboundPolicy: settings.outboundPolicy,
-    nodeName: identity.nodeName, zone: identity.zone,
+    nodeName: identity.nodeName, zone: identity.zone, region: identity.region,
   });
   let source: { refresh(): Promise<void>; describe(): string; close(): Promise<void> };
   if (settings.snapshotUrl) {

@@ -41,9 +41,16 @@ class RoundRobinPicker implements Picker {
   }
 }
 
+/** Per-service request policy, as dataplane-core sets it from the MeshPolicy. */
+export interface RequestPolicy {
+  readonly retries?: number;
+  readonly timeoutMs?: number;
+}
+
 interface ServiceEntry {
   readonly service: string;
   readonly picker: RoundRobinPicker;
+  readonly policy: RequestPolicy;
 }
 
 /**
@@ -60,10 +67,10 @@ export class FakeDataplane implements Dataplane {
   private readonly pending = new Map<string, () => void>();
 
   /** Makes `host:port` a service with these endpoints (replacing any previous ones). */
-  set(host: string, port: number, endpoints: readonly Endpoint[]): this {
+  set(host: string, port: number, endpoints: readonly Endpoint[], policy: RequestPolicy = {}): this {
     const targets = endpoints.map((e) => ({ address: e.address, port: e.port, key: `${e.address}:${e.port}` }));
     const service = `demo/${host.split('.')[0]}`;
-    this.services.set(`${host}:${port}`, { service, picker: new RoundRobinPicker(service, targets) });
+    this.services.set(`${host}:${port}`, { service, picker: new RoundRobinPicker(service, targets), policy });
     return this;
   }
 
@@ -76,7 +83,7 @@ export class FakeDataplane implements Dataplane {
   resolve(host: string, port: number): Destination {
     const entry = this.services.get(`${host}:${port}`);
     if (entry !== undefined) {
-      return { type: 'service', service: entry.service, servicePort: port, portName: 'http', appProtocol: 'http', picker: entry.picker };
+      return { type: 'service', service: entry.service, servicePort: port, portName: 'http', appProtocol: 'http', picker: entry.picker, ...entry.policy };
     }
     if (isIP(host) !== 0 || host === 'localhost') return { type: 'direct', host, port, reason: 'passthrough' };
     return { type: 'reject', error: { code: 'SKEIN_ERR_UNKNOWN_SERVICE', message: `skein: unknown service "${host}"`, status: 503 } };

@@ -6,6 +6,9 @@
 // Retries follow Envoy's default retry policy for a sidecar: only connect failures, on another
 // endpoint. A request body is only ever read once the endpoint's connection is up, so a
 // connect failure never loses body bytes and every connect failure is safely retryable.
+// A Service may opt in to more (`skein.io/retries`, `skein.io/timeout`): retries of idempotent
+// bodiless requests on 502/503/504 or a reset before any response byte, on a different endpoint,
+// within a retry budget; and an overall timeout (see retry-policy.ts).
 import { Agent, request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dataplane, DestinationError, RequestCounter, Target } from '../dataplane.js';
@@ -13,7 +16,8 @@ import type { Logger } from '../logger.js';
 import type { ClusterStats, TargetCounters } from './cluster-stats.js';
 import { firstTarget, isError, requestCounterFor, requestHashOf, retryTarget, serviceLabel, type Routable } from './destination.js';
 import { forwardHeaders, KEEP_TRANSFER_ENCODING } from './hop-headers.js';
-import { causeOf, connectFailed, upstreamFailed } from './proxy-errors.js';
+import { causeOf, connectFailed, upstreamFailed, upstreamTimeout } from './proxy-errors.js';
+import { isIdempotent, isRetryableStatus, RetryBudget } from './retry-policy.js';
 
 /** What every forwarded request shares. */
 export interface HttpForwarderOptions {
@@ -50,6 +54,8 @@ export class HttpForwarder {
   /** The endpoint connection pool (exposed for tests and draining). */
   readonly agent: Agent;
   readonly options: HttpForwarderOptions;
+  /** Retry budgets by service label (for the policy retries of `skein.io/retries`). */
+  private readonly budgets = new Map<string, RetryBudget>();
 
   constructor(options: HttpForwarderOptions) {
     this.options = options;
@@ -76,6 +82,16 @@ export class HttpForwarder {
     new Exchange(this, req, res, forward, hash).attempt(first);
   }
 
+  /** The retry budget of the service `label` (see `serviceLabel`). */
+  budget(label: string): RetryBudget {
+    let budget = this.budgets.get(label);
+    if (budget === undefined) {
+      budget = new RetryBudget();
+      this.budgets.set(label, budget);
+    }
+    return budget;
+  }
+
   /** Closes pooled connections (in-flight ones included). */
   close(): void {
     this.agent.destroy();
@@ -90,6 +106,14 @@ class Exchange {
   /** The picker's outstanding-request counter (least request): started per attempt, finished on settle. */
   private readonly load: RequestCounter | undefined;
   private retriesLeft: number;
+  /** Policy retries (`skein.io/retries`) left: 0 unless the request is idempotent and bodiless. */
+  private policyRetriesLeft: number;
+  private readonly budget: RetryBudget;
+  /** This request counts against the budget's `retrying` (from its first policy retry). */
+  private inRetry = false;
+  private overallTimer: NodeJS.Timeout | undefined;
+  private timedOut = false;
+  private finished = false;
   private tried: Set<string> | undefined;
   private upstream: ClientRequest | undefined;
   private target!: Target;
@@ -116,6 +140,13 @@ class Exchange {
     const length = req.headers['content-length'];
     this.bodyless = req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
     this.retriesLeft = forwarder.options.maxConnectRetries;
+    const destination = forward.destination;
+    const policy = destination.type === 'service' ? destination : undefined;
+    this.policyRetriesLeft = this.bodyless && isIdempotent(req.method) ? policy?.retries ?? 0 : 0;
+    this.budget = forwarder.budget(this.label);
+    this.budget.active++;
+    const timeoutMs = policy?.timeoutMs;
+    if (timeoutMs !== undefined && timeoutMs > 0) this.overallTimer = setTimeout(() => this.onTimeout(timeoutMs), timeoutMs);
     res.on('error', noop);
     res.once('close', () => this.onClientClose());
   }
@@ -164,15 +195,30 @@ class Exchange {
 
   private onResponse(up: ClientRequest, response: IncomingMessage): void {
     if (up !== this.upstream) return;
-    this.responded = true;
     const { res, req } = this;
     if (this.clientGone || res.destroyed) {
+      this.responded = true;
       up.destroy();
       return;
     }
     const status = response.statusCode ?? 502;
     if (status >= 500) this.counters.errors++;
     this.report(status >= 500 ? 'http-5xx' : 'success');
+    if (isRetryableStatus(status) && this.policyRetriesLeft > 0) {
+      const failed = this.target;
+      const next = this.policyRetryTarget();
+      if (next) {
+        // The failed answer is discarded: destroying the request closes its connection
+        // (draining an unknown-size body could take as long as the request itself).
+        response.on('error', noop);
+        up.destroy();
+        this.settle();
+        this.forwarder.options.logger.debug({ what: this.forward.what, failed: failed.key, next: next.key, status }, 'gateway error; retrying on another endpoint');
+        this.attempt(next);
+        return;
+      }
+    }
+    this.responded = true;
     const flags = req.httpVersionMinor === 0 ? 0 : KEEP_TRANSFER_ENCODING;
     // An early answer (401, 413…) before the upload finished: the rest of the body has nowhere
     // to go, so close the client connection after the response rather than drain it.
@@ -181,6 +227,7 @@ class Exchange {
     response.pipe(res, { end: false });
     response.once('end', () => {
       this.responseDone = true;
+      this.clearOverallTimer();
       const trailers = response.rawTrailers;
       if (trailers.length > 0) {
         const pairs: Array<[string, string]> = [];
@@ -190,7 +237,7 @@ class Exchange {
       res.end();
     });
     response.once('close', () => {
-      if (response.complete || this.clientGone) return;
+      if (response.complete || this.clientGone || this.timedOut) return;
       // The endpoint died mid-response: the only honest signal left is to reset the client.
       this.counters.errors++;
       this.report('reset');
@@ -234,7 +281,55 @@ class Exchange {
     }
     counters.errors++;
     this.report('reset');
+    const next = this.policyRetryTarget();
+    if (next) {
+      this.forwarder.options.logger.debug({ what, failed: target.key, next: next.key, cause: causeOf(error) }, 'reset before response; retrying on another endpoint');
+      this.attempt(next);
+      return;
+    }
     writeErrorResponse(this.req, this.res, upstreamFailed(what, target.key, causeOf(error)));
+  }
+
+  /**
+   * The endpoint for a policy retry (`skein.io/retries`) after the current attempt failed,
+   * or undefined: no retries left, no endpoint not yet tried, or the retry budget is spent.
+   * Takes one retry (and, for the request's first, a place in the budget) when it answers.
+   */
+  private policyRetryTarget(): Target | undefined {
+    if (this.policyRetriesLeft <= 0 || this.timedOut) return undefined;
+    if (!this.inRetry && !this.budget.allows()) {
+      this.budget.exhausted++;
+      this.forwarder.options.logger.debug({ what: this.forward.what, active: this.budget.active, retrying: this.budget.retrying }, 'retry budget exhausted; not retrying');
+      return undefined;
+    }
+    (this.tried ??= new Set()).add(this.target.key);
+    const next = retryTarget(this.forward.destination, this.tried, this.hash);
+    if (next === undefined) return undefined;
+    if (!this.inRetry) {
+      this.inRetry = true;
+      this.budget.retrying++;
+    }
+    this.policyRetriesLeft--;
+    return next;
+  }
+
+  /** `skein.io/timeout` passed before the response ended: 504, or a reset once headers went out. */
+  private onTimeout(timeoutMs: number): void {
+    this.overallTimer = undefined;
+    if (this.clientGone || this.responseDone || this.res.writableFinished) return;
+    this.timedOut = true;
+    this.clearTimer();
+    const up = this.upstream;
+    this.upstream = undefined;
+    if (!this.settled) {
+      this.counters.errors++;
+      // One outcome per attempt: a response that started was already reported.
+      if (!this.responded) this.report('timeout');
+    }
+    this.settle();
+    up?.destroy();
+    this.forwarder.options.logger.debug({ what: this.forward.what, target: this.target.key, timeoutMs }, 'request timed out');
+    writeErrorResponse(this.req, this.res, upstreamTimeout(this.forward.what, timeoutMs));
   }
 
   private onClientClose(): void {
@@ -244,6 +339,23 @@ class Exchange {
       this.upstream?.destroy();
     }
     this.settle();
+    this.finish();
+  }
+
+  /** The client's response is over (exactly once): leave the budget, stop the overall timer. */
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clearOverallTimer();
+    this.budget.active--;
+    if (this.inRetry) this.budget.retrying--;
+  }
+
+  private clearOverallTimer(): void {
+    if (this.overallTimer !== undefined) {
+      clearTimeout(this.overallTimer);
+      this.overallTimer = undefined;
+    }
   }
 
   /** The current attempt ended (exactly once per attempt). */

@@ -10,6 +10,8 @@ export const ProxyErrorCode = {
   CONNECT_FAILED: 'SKEIN_ERR_CONNECT_FAILED',
   /** The endpoint accepted the connection, then failed before a response head arrived (502). */
   UPSTREAM_FAILED: 'SKEIN_ERR_UPSTREAM_FAILED',
+  /** The request did not complete within the service's `skein.io/timeout` (504). */
+  TIMEOUT: 'SKEIN_ERR_TIMEOUT',
   /** The request would be sent back to this proxy's own port (508). */
   LOOP: 'SKEIN_ERR_PROXY_LOOP',
   /** The listener does not serve this kind of request, e.g. CONNECT on a service listener (405). */
@@ -37,6 +39,11 @@ export function upstreamFailed(what: string, target: string, cause: string): Des
     message: `skein: endpoint ${target} of "${what}" failed before responding: ${cause}`,
     status: 502,
   };
+}
+
+/** The request to `what` did not complete within `timeoutMs` (`skein.io/timeout`). */
+export function upstreamTimeout(what: string, timeoutMs: number): DestinationError {
+  return { code: ProxyErrorCode.TIMEOUT, message: `skein: upstream request to ${what} timed out after ${timeoutMs} ms`, status: 504 };
 }
 
 /** `what` names this proxy itself; forwarding would loop until sockets run out. */
