@@ -58,6 +58,9 @@ export class WebWorld {
   readonly dir = new ManifestDir();
   backends: FakeBackend[] = [];
 
+  /** `annotations`: extra Service annotations, e.g. { 'skein.io/locality-failover': 'true' }. */
+  constructor(private readonly annotations: Record<string, string> = {}) {}
+
   async start(): Promise<void> {
     this.backends = await Promise.all([
       startBackend('web-a1', '127.0.0.11'), startBackend('web-a2', '127.0.0.12'), startBackend('web-b1', '127.0.0.13'),
@@ -71,7 +74,7 @@ export class WebWorld {
     this.dir.write('web.yaml', `
 apiVersion: v1
 kind: Service
-metadata: { name: web, namespace: demo }
+metadata: { name: web, namespace: demo, annotations: ${JSON.stringify(this.annotations)} }
 spec:
   clusterIP: 10.96.0.10
   selector: { app: web }
