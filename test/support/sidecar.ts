@@ -58,8 +58,11 @@ export class WebWorld {
   readonly dir = new ManifestDir();
   backends: FakeBackend[] = [];
 
-  /** `annotations`: extra Service annotations, e.g. { 'skein.io/locality-failover': 'true' }. */
-  constructor(private readonly annotations: Record<string, string> = {}) {}
+  /**
+   * `annotations`: extra Service annotations, e.g. { 'skein.io/locality-failover': 'true' };
+   * `spec`: extra Service spec fields, e.g. { sessionAffinity: 'ClientIP' }.
+   */
+  constructor(private readonly annotations: Record<string, string> = {}, private readonly spec: Record<string, unknown> = {}) {}
 
   async start(): Promise<void> {
     this.backends = await Promise.all([
@@ -79,7 +82,7 @@ spec:
   clusterIP: 10.96.0.10
   selector: { app: web }
   ports: [{ name: http, port: 80, targetPort: http }]
-${pods.map((p) => `---${p}`).join('')}`);
+${Object.entries(this.spec).map(([key, value]) => `  ${key}: ${JSON.stringify(value)}\n`).join('')}${pods.map((p) => `---${p}`).join('')}`);
   }
 
   hits(): Record<string, number> {

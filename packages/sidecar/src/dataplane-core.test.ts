@@ -455,3 +455,63 @@ describe('createDataplane: topology hints', () => {
     expect((dataplane.clusters() as { zone: string }).zone).toBe('zone-a');
   });
 });
+
+describe('createDataplane: sessionAffinity ClientIP', () => {
+  const sticky = (timeout = 0): ServiceInit => service('demo/web', {
+    clusterIps: ['10.96.0.10'], sessionAffinity: pb.SessionAffinity.SESSION_AFFINITY_CLIENT_IP, sessionAffinityTimeoutSeconds: timeout,
+    ports: [{ name: 'http', port: 80, targetPortNumber: 8080 }],
+  });
+  const eps = (...last: number[]) => group('demo/web', last.map((n) => ready(`10.1.0.${n}`, webPorts())));
+  const affinityOf = (d: Destination) => (d.type === 'service' ? d.affinity : undefined);
+
+  it('gives no affinity to other Services', () => {
+    expect(affinityOf(createDataplane(world(), base).resolve('web', 80))).toBeUndefined();
+  });
+
+  it('keeps a client on its endpoint across a scale-up, moves it when the endpoint leaves or is excluded', () => {
+    const config = new FakeConfig();
+    config.apply([sticky()], [eps(1, 2, 3)]);
+    const dataplane = createDataplane(config, base);
+    const first = affinityOf(dataplane.resolve('web', 80))!;
+    const a = keyOf(first.pick('10.9.0.1'));
+    const b = keyOf(first.pick('10.9.0.2'));
+    expect(b).not.toBe(a);
+    expect([1, 2, 3].map(() => keyOf(first.pick('10.9.0.1')))).toEqual([a, a, a]);
+
+    config.apply([], [eps(1, 2, 3, 4)]);
+    const scaled = affinityOf(dataplane.resolve('web', 80))!;
+    expect(scaled).not.toBe(first);
+    expect([1, 2, 3, 4].map(() => keyOf(scaled.pick('10.9.0.1')))).toEqual([a, a, a, a]);
+    expect(keyOf(scaled.pick('10.9.0.2'))).toBe(b);
+
+    // A retry excluding the remembered endpoint goes elsewhere, and the client stays there.
+    const moved = keyOf(scaled.pick('10.9.0.1', new Set([a])));
+    expect(moved).not.toBe(a);
+    expect(keyOf(scaled.pick('10.9.0.1'))).toBe(moved);
+
+    config.apply([], [group('demo/web', [1, 2, 3, 4].map((n) => ready(`10.1.0.${n}`, webPorts())).filter((e) => `${e.address}:8080` !== moved))]);
+    const shrunk = affinityOf(dataplane.resolve('web', 80))!;
+    expect(keyOf(shrunk.pick('10.9.0.1'))).not.toBe(moved);
+  });
+
+  it('expires idle clients after timeoutSeconds and starts over when the timeout changes', () => {
+    let now = 0;
+    const config = new FakeConfig();
+    config.apply([sticky(10)], [eps(1, 2, 3)]);
+    const dataplane = createDataplane(config, { ...base, clock: { now: () => now } });
+    const affinity = affinityOf(dataplane.resolve('web', 80))!;
+    const a = keyOf(affinity.pick('10.9.0.1'));
+    now = 9_999;
+    expect(keyOf(affinity.pick('10.9.0.1'))).toBe(a);
+    now = 19_998;
+    expect(keyOf(affinity.pick('10.9.0.1'))).toBe(a);
+    now = 30_000;
+    expect(keyOf(affinity.pick('10.9.0.1'))).not.toBe(a);
+
+    config.apply([sticky(20)]);
+    const replaced = affinityOf(dataplane.resolve('web', 80))!;
+    expect(replaced).not.toBe(affinity);
+    config.apply([{ ...sticky(), sessionAffinity: pb.SessionAffinity.SESSION_AFFINITY_NONE }]);
+    expect(affinityOf(dataplane.resolve('web', 80))).toBeUndefined();
+  });
+});

@@ -9,6 +9,8 @@ import { policyName } from './balancer/picker-factory.js';
 import { balancePort, eligibleSet, type PortBalance, type PortBalancerOptions } from './balancer/port-balancer.js';
 import { systemClock, type Clock } from './balancer/clock.js';
 import { DEFAULT_OUTLIER_DETECTION, OutlierDetector, type OutlierDetectionConfig } from './balancer/outlier-detector.js';
+import { AffinityPicker } from './balancer/affinity-picker.js';
+import { ClientIpAffinity, DEFAULT_AFFINITY_TIMEOUT_SECONDS, MAX_AFFINITY_TIMEOUT_SECONDS } from './balancer/session-affinity.js';
 import { appProtocolOf } from './routing/app-protocol.js';
 import { RouteIndex, type RouteIndexOptions } from './routing/route-index.js';
 import { Router, type OutboundPolicy, type PortDestinations, type RouteMatch } from './routing/router.js';
@@ -63,6 +65,8 @@ export function createDataplane(config: MeshConfigView, options: DataplaneOption
 interface PortState {
   readonly servicePort: ServicePort;
   readonly balance: PortBalance;
+  /** ClientIP affinity (table kept across rebuilds, in front of `balance.picker`); ClientIP Services only. */
+  readonly affinity?: AffinityPicker;
   /** Prebuilt, so resolve() allocates nothing; replaced with the picker. */
   readonly destination: Destination;
 }
@@ -290,14 +294,30 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
         const number = servicePort.port ?? 0;
         const before = previous?.ports.get(number);
         const balance = balancePort(input, options, before?.balance, eligibility);
+        const affinity = this.affinityOf(service, balance, before?.affinity);
         const destination = before && before.balance.picker === balance.picker && before.balance.hashKey === balance.hashKey && samePort(before.servicePort, servicePort)
-          && sameRequestPolicy(before.destination, service)
+          && sameRequestPolicy(before.destination, service) && before.affinity === affinity
           ? before.destination
-          : destinationOf(key, servicePort, balance, service);
-        ports.set(number, { servicePort, balance, destination });
+          : destinationOf(key, servicePort, balance, service, affinity);
+        ports.set(number, { servicePort, balance, destination, ...(affinity ? { affinity } : {}) });
       }
     }
     this.states.set(key, { service, ports });
+  }
+
+  /**
+   * The ClientIP affinity of a Service port: undefined unless the Service asks for it. The
+   * table outlives picker rebuilds (clients stay put across scale-ups) and is replaced only when
+   * the timeout changes; entries on endpoints that left are forgotten.
+   */
+  private affinityOf(service: Service, balance: PortBalance, previous: AffinityPicker | undefined): AffinityPicker | undefined {
+    if (service.sessionAffinity !== pb.SessionAffinity.SESSION_AFFINITY_CLIENT_IP) return undefined;
+    const seconds = Math.min(MAX_AFFINITY_TIMEOUT_SECONDS, service.sessionAffinityTimeoutSeconds || DEFAULT_AFFINITY_TIMEOUT_SECONDS);
+    const table = previous !== undefined && previous.table.timeoutMs === seconds * 1000 ? previous.table : new ClientIpAffinity(this.clock, { timeoutSeconds: seconds });
+    if (previous !== undefined && previous.table === table && previous.picker === balance.picker) return previous;
+    const next = new AffinityPicker(table, balance.picker);
+    if (previous !== undefined && previous.table === table) next.forgetLeft(previous);
+    return next;
   }
 
   /**
@@ -340,7 +360,7 @@ function sameConfig(a: OutlierDetectionConfig, b: ReturnType<typeof outlierConfi
   return a.consecutiveErrors === b.consecutiveErrors && a.baseEjectionMs === b.baseEjectionMs && a.maxEjectionPercent === b.maxEjectionPercent;
 }
 
-function destinationOf(key: string, servicePort: ServicePort, balance: PortBalance, service: Service): Destination {
+function destinationOf(key: string, servicePort: ServicePort, balance: PortBalance, service: Service, affinity: AffinityPicker | undefined): Destination {
   const retries = service.policy?.retries;
   const timeoutMs = service.policy?.timeoutMs;
   const e = balance.eligibility;
@@ -355,6 +375,7 @@ function destinationOf(key: string, servicePort: ServicePort, balance: PortBalan
     appProtocol: appProtocolOf(servicePort),
     picker: balance.picker,
     ...(balance.hashKey ? { hashKey: balance.hashKey } : {}),
+    ...(affinity ? { affinity } : {}),
     ...(retries !== undefined && retries !== null ? { retries } : {}),
     ...(timeoutMs ? { timeoutMs } : {}),
   });
@@ -381,6 +402,7 @@ function describePort(state: PortState): Record<string, unknown> {
     targetPort: p.targetPortName || p.targetPortNumber || p.port || 0,
     appProtocol: appProtocolOf(p),
     picker: { type: balance.picker.size > 0 ? policyName(balance.loadBalancer) : 'fail', size: balance.picker.size, ...(balance.hashKey ? { hashKey: balance.hashKey } : {}) },
+    ...(state.affinity ? { sessionAffinity: { type: 'ClientIP', timeoutSeconds: state.affinity.table.timeoutMs / 1000, clients: state.affinity.table.size } } : {}),
     ...(e.type === 'eligible' ? { rule: e.rule, hints: e.hints } : { error: e.error }),
     ...(balance.selection ? { selection: describeSelection(balance) } : {}),
     endpoints: e.verdicts,

@@ -42,6 +42,17 @@ export type HashKeySource =
   | { readonly type: 'source-ip' };
 
 /**
+ * ClientIP session affinity of one Service port (`sessionAffinity: ClientIP`), consulted before
+ * the picker: a client seen within the idle timeout goes back to its endpoint while that
+ * endpoint is still among the picker's targets and not in `exclude`; otherwise the picker
+ * chooses (with `exclude` and `hash` as in `Picker.pick`) and the choice is remembered.
+ * Rebuilt with the picker; the table behind it outlives rebuilds (entries survive scale-ups).
+ */
+export interface SessionAffinity {
+  pick(clientIp: string, exclude?: ReadonlySet<string>, hash?: number): PickResult;
+}
+
+/**
  * Optional picker capability (least request): outstanding-request accounting. Whoever sends a
  * request to a picked target calls `started(target)` when sending and `finished(target)`
  * exactly once when that attempt ends, whatever the outcome (see balancer/request-counter.ts).
@@ -79,6 +90,11 @@ export type Destination =
      * (`skein.io/hash-key`); set only when the picker hashes (ring hash, maglev).
      */
     readonly hashKey?: HashKeySource;
+    /**
+     * Set for `sessionAffinity: ClientIP` Services: pick through it (with the client's address;
+     * a loopback client stands for this pod's IP) instead of `picker` directly.
+     */
+    readonly affinity?: SessionAffinity;
     /**
      * `skein.io/retries`: attempts after the first for idempotent bodiless requests answered
      * 502/503/504 or reset before any response byte, each on a different endpoint. Unset:

@@ -229,7 +229,10 @@ class ServiceRequest implements AttemptObserver {
 
   /** Picks an endpoint (avoiding those tried) and sends the request to its pool. */
   attempt(): void {
-    const picked = this.destination.picker.pick(this.tried.size > 0 ? this.tried : undefined, this.hash);
+    const exclude = this.tried.size > 0 ? this.tried : undefined;
+    const clientIp = this.destination.affinity === undefined ? undefined : this.context.sourceAddress;
+    // ClientIP affinity keys on this pod's IP: every request of this process is one client.
+    const picked = clientIp !== undefined ? this.destination.affinity!.pick(clientIp, exclude, this.hash) : this.destination.picker.pick(exclude, this.hash);
     if (picked.type === 'fail') {
       failRequest(this.handler, MeshError.from(picked.error));
       return;
@@ -264,7 +267,8 @@ class ServiceRequest implements AttemptObserver {
     // Re-resolve: the config may have changed since the first pick (the failed endpoint may be gone).
     const destination = dataplane.resolve(this.origin.hostname, this.origin.port);
     if (destination.type !== 'service') return false;
-    const next = destination.picker.pick(this.tried, this.hash);
+    const sourceAddress = destination.affinity === undefined ? undefined : this.context.sourceAddress;
+    const next = sourceAddress !== undefined ? destination.affinity!.pick(sourceAddress, this.tried, this.hash) : destination.picker.pick(this.tried, this.hash);
     if (next.type === 'fail' || this.tried.has(next.target.key)) return false;
     logger.debug({ service: destination.service, failed: this.target.key, next: next.target.key, code }, 'library: connect failed, retrying on another endpoint');
     if (destination !== this.destination) this.load = requestCounterOf(destination.picker);

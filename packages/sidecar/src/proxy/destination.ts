@@ -44,11 +44,14 @@ export function serviceLabel(destination: Routable): string {
 
 /**
  * The endpoint for a first attempt, or the error to answer with (a service with no endpoint).
- * `hash` is the request's hash (see `requestHashOf`) for hashing pickers.
+ * `hash` is the request's hash (see `requestHashOf`) for hashing pickers; `clientIp` (see
+ * `clientIpOf`) is set for ClientIP affinity services, which then pick through their affinity.
  */
-export function firstTarget(destination: Routable, hash?: number): Target | DestinationError {
+export function firstTarget(destination: Routable, hash?: number, clientIp?: string): Target | DestinationError {
   if (destination.type === 'direct') return directTarget(destination.host, destination.port);
-  const picked = destination.picker.pick(undefined, hash);
+  const picked = clientIp !== undefined && destination.affinity !== undefined
+    ? destination.affinity.pick(clientIp, undefined, hash)
+    : destination.picker.pick(undefined, hash);
   return picked.type === 'pick' ? picked.target : picked.error;
 }
 
@@ -57,9 +60,11 @@ export function firstTarget(destination: Routable, hash?: number): Target | Dest
  * there is none left: a direct destination has one address, and a picker that can only offer
  * an endpoint already tried has nothing better (retrying a refusing endpoint only adds latency).
  */
-export function retryTarget(destination: Routable, tried: ReadonlySet<string>, hash?: number): Target | undefined {
+export function retryTarget(destination: Routable, tried: ReadonlySet<string>, hash?: number, clientIp?: string): Target | undefined {
   if (destination.type === 'direct') return undefined;
-  const picked = destination.picker.pick(tried, hash);
+  const picked = clientIp !== undefined && destination.affinity !== undefined
+    ? destination.affinity.pick(clientIp, tried, hash)
+    : destination.picker.pick(tried, hash);
   if (picked.type !== 'pick' || tried.has(picked.target.key)) return undefined;
   return picked.target;
 }
@@ -76,6 +81,16 @@ export function requestHashOf(destination: Routable, headers: HeaderValues, remo
   // same: hashing it would send every client pod in the cluster to one endpoint.
   const source = podIp && remoteAddress !== undefined && isLoopback(remoteAddress) ? podIp : remoteAddress;
   return requestHash(destination.hashKey, headers, source);
+}
+
+/**
+ * The client address ClientIP affinity keys on, for a destination that has affinity (else
+ * undefined): the peer's address, or `podIp` for a loopback client (the app in this pod), for
+ * the same reason as in `requestHashOf`.
+ */
+export function clientIpOf(destination: Routable, remoteAddress: string | undefined, podIp: string | undefined): string | undefined {
+  if (destination.type !== 'service' || destination.affinity === undefined || remoteAddress === undefined) return undefined;
+  return podIp && isLoopback(remoteAddress) ? podIp : remoteAddress;
 }
 
 function isLoopback(address: string): boolean {

@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import type { Dataplane, DestinationError, RequestCounter, Target } from '../dataplane.js';
 import { noopLogger, type Logger } from '../logger.js';
 import { ClusterStats, type ClusterStatsJson, type TargetCounters } from './cluster-stats.js';
-import { firstTarget, isError, requestCounterFor, requestHashOf, retryTarget, routeTo, serviceLabel, type Routable } from './destination.js';
+import { clientIpOf, firstTarget, isError, requestCounterFor, requestHashOf, retryTarget, routeTo, serviceLabel, type Routable } from './destination.js';
 import { respondError } from './h2-error-response.js';
 import { H2SessionPool, isRejectedRequest } from './h2-session-pool.js';
 import { forwardH2Headers } from './hop-headers.js';
@@ -76,9 +76,10 @@ export class H2cProxy {
         return;
       }
       const hash = requestHashOf(destination, headers, stream.session?.socket?.remoteAddress, this.options.podIp);
-      const first = firstTarget(destination, hash);
+      const clientIp = clientIpOf(destination, stream.session?.socket?.remoteAddress, this.options.podIp);
+      const first = firstTarget(destination, hash, clientIp);
       if (isError(first)) respondError(stream, headers, first);
-      else new H2Exchange(this, stream, headers, destination, `${route.host}:${route.port}`, hash).attempt(first);
+      else new H2Exchange(this, stream, headers, destination, `${route.host}:${route.port}`, hash, clientIp).attempt(first);
     });
   }
 }
@@ -108,6 +109,8 @@ class H2Exchange {
     private readonly destination: Routable,
     private readonly what: string,
     private readonly hash: number | undefined,
+    /** The client's address for ClientIP affinity (undefined without affinity). */
+    private readonly clientIp: string | undefined,
   ) {
     this.load = requestCounterFor(destination);
     this.upstreamHeaders = forwardH2Headers(headers);
@@ -161,7 +164,7 @@ class H2Exchange {
     this.report(code === 'ETIMEDOUT' ? 'timeout' : 'connect-error');
     if (this.stream.closed || this.stream.destroyed) return;
     (this.tried ??= new Set()).add(target.key);
-    const next = this.retriesLeft > 0 ? retryTarget(this.destination, this.tried, this.hash) : undefined;
+    const next = this.retriesLeft > 0 ? retryTarget(this.destination, this.tried, this.hash, this.clientIp) : undefined;
     if (next) {
       this.retriesLeft--;
       this.attempt(next);

@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { Dataplane, DestinationError, RequestCounter, Target } from '../dataplane.js';
 import type { Logger } from '../logger.js';
 import type { ClusterStats, TargetCounters } from './cluster-stats.js';
-import { firstTarget, isError, requestCounterFor, requestHashOf, retryTarget, serviceLabel, type Routable } from './destination.js';
+import { clientIpOf, firstTarget, isError, requestCounterFor, requestHashOf, retryTarget, serviceLabel, type Routable } from './destination.js';
 import { forwardHeaders, KEEP_TRANSFER_ENCODING } from './hop-headers.js';
 import { causeOf, connectFailed, upstreamFailed, upstreamTimeout } from './proxy-errors.js';
 import { isIdempotent, isRetryableStatus, RetryBudget } from './retry-policy.js';
@@ -74,12 +74,13 @@ export class HttpForwarder {
   forward(req: IncomingMessage, res: ServerResponse, forward: ForwardRequest): void {
     if (res.destroyed) return;
     const hash = requestHashOf(forward.destination, req.headers, req.socket.remoteAddress, this.options.podIp);
-    const first = firstTarget(forward.destination, hash);
+    const clientIp = clientIpOf(forward.destination, req.socket.remoteAddress, this.options.podIp);
+    const first = firstTarget(forward.destination, hash, clientIp);
     if (isError(first)) {
       writeErrorResponse(req, res, first);
       return;
     }
-    new Exchange(this, req, res, forward, hash).attempt(first);
+    new Exchange(this, req, res, forward, hash, clientIp).attempt(first);
   }
 
   /** The retry budget of the service `label` (see `serviceLabel`). */
@@ -131,6 +132,8 @@ class Exchange {
     private readonly res: ServerResponse,
     private readonly forward: ForwardRequest,
     private readonly hash: number | undefined,
+    /** The client's address for ClientIP affinity (undefined without affinity). */
+    private readonly clientIp: string | undefined,
   ) {
     this.load = requestCounterFor(forward.destination);
     this.headers = forwardHeaders(req.rawHeaders, KEEP_TRANSFER_ENCODING);
@@ -262,7 +265,7 @@ class Exchange {
       counters.connectFailures++;
       this.report((error as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'timeout' : 'connect-error');
       (this.tried ??= new Set()).add(target.key);
-      const next = this.retriesLeft > 0 ? retryTarget(this.forward.destination, this.tried, this.hash) : undefined;
+      const next = this.retriesLeft > 0 ? retryTarget(this.forward.destination, this.tried, this.hash, this.clientIp) : undefined;
       if (next) {
         this.retriesLeft--;
         this.forwarder.options.logger.debug({ what, failed: target.key, next: next.key, cause: causeOf(error) }, 'connect failed; retrying on another endpoint');
@@ -303,7 +306,7 @@ class Exchange {
       return undefined;
     }
     (this.tried ??= new Set()).add(this.target.key);
-    const next = retryTarget(this.forward.destination, this.tried, this.hash);
+    const next = retryTarget(this.forward.destination, this.tried, this.hash, this.clientIp);
     if (next === undefined) return undefined;
     if (!this.inRetry) {
       this.inRetry = true;

@@ -149,7 +149,7 @@ export class OutboundProxy {
         splice(socket, opened.socket, () => {
           opened.counters.active--;
         });
-      });
+      }, socket.remoteAddress);
     });
   }
 

@@ -4,7 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Dataplane, DestinationError, Target } from '../dataplane.js';
 import type { ClusterStats, TargetCounters } from './cluster-stats.js';
-import { firstTarget, isError, retryTarget, serviceLabel, type Routable } from './destination.js';
+import { clientIpOf, firstTarget, isError, retryTarget, serviceLabel, type Routable } from './destination.js';
 import { causeOf, connectFailed } from './proxy-errors.js';
 
 /** What a tunnel connect needs from its listener. */
@@ -13,6 +13,8 @@ export interface TunnelContext {
   readonly stats: ClusterStats;
   readonly connectTimeoutMs: number;
   readonly maxConnectRetries: number;
+  /** This pod's IP: stands for loopback clients in ClientIP affinity. */
+  readonly podIp?: string;
 }
 
 /** A connected endpoint socket and the counters the caller must settle when the tunnel ends. */
@@ -27,12 +29,15 @@ export interface OpenedTunnel {
  * endpoint, up to `maxConnectRetries` more times. `what` names the destination in errors.
  * `cancelled()` is checked between attempts (the client went away). Calls `done` exactly once.
  * The caller owns `counters.active` (incremented here) and must decrement it when done.
+ * `clientAddress` is the client's socket address, for ClientIP affinity services.
  */
 export function connectWithRetry(
   context: TunnelContext, destination: Routable, what: string, cancelled: () => boolean,
   done: (error: DestinationError | undefined, opened?: OpenedTunnel) => void,
+  clientAddress?: string,
 ): void {
-  const first = firstTarget(destination);
+  const clientIp = clientIpOf(destination, clientAddress, context.podIp);
+  const first = firstTarget(destination, undefined, clientIp);
   if (isError(first)) {
     done(first);
     return;
@@ -59,7 +64,7 @@ export function connectWithRetry(
       const timedOut = (error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
       if (destination.type === 'service') context.dataplane?.report(destination.service, target, timedOut ? 'timeout' : 'connect-error');
       (tried ??= new Set()).add(target.key);
-      const next = retriesLeft > 0 && !cancelled() ? retryTarget(destination, tried) : undefined;
+      const next = retriesLeft > 0 && !cancelled() ? retryTarget(destination, tried, undefined, clientIp) : undefined;
       if (next) attempt(next, retriesLeft - 1);
       else done(connectFailed(what, target.key, causeOf(error)));
     });

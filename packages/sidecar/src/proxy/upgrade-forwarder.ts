@@ -75,7 +75,7 @@ export function forwardUpgrade(context: TunnelContext, req: IncomingMessage, soc
       });
     });
     up.end();
-  });
+  }, socket.remoteAddress);
 }
 
 function responseHead(response: IncomingMessage, raw: readonly string[]): string {
