@@ -7,6 +7,7 @@
 //
 //   1. Snapshot build, in-process: full translation + snapshot (baseline) vs the incremental
 //      path after one EndpointSlice change.
+//   0. Pick microbenchmark (bench/pick.mjs, ~10 s): writes its own "Pick" section.
 //   2. Convergence, real processes on 127.0.0.1: the control-plane binary on a manifest
 //      directory, N subscribers in worker processes; delta subscribers measured against a
 //      state-of-the-world baseline with the same N in the same run.
@@ -19,6 +20,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convergenceRun } from './convergence.mjs';
+import { pickSuite } from './pick.mjs';
 import { writeWorld, WORLD } from './world.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -261,6 +263,10 @@ function writeBenchmarks(section) {
 
 // --- main ---------------------------------------------------------------------------------
 async function main() {
+  // Its own section of BENCHMARKS.md (bench/pick.mjs writes it; `node bench/pick.mjs` runs it alone).
+  log('0. pick microbenchmark (10,000 endpoints, child process per picker)');
+  await pickSuite({ track, log });
+
   log('1. snapshot build (in-process)');
   const snapshot = await snapshotBuild();
   log(`   full ${ms(snapshot.full.totalMs.median)}, incremental ${ms(snapshot.incremental.totalMs.median)}`);
