@@ -1,17 +1,21 @@
 // Per-endpoint counters the listeners keep for the admin API's /clusters page, in the spirit of
-// Envoy's rq_active / rq_total / rq_error / cx_connect_fail. Counters are plain mutable objects
+// Envoy's rq_active / rq_pending_active / rq_total / rq_error / cx_connect_fail / upstream_rq_pending_overflow. Counters are plain mutable objects
 // created once per (service, endpoint), so counting costs two map lookups and no allocation.
 
 /** Counters for one endpoint of one service. Tunnels (CONNECT, Upgrade) count as requests. */
 export interface TargetCounters {
-  /** Requests and tunnels in flight now. */
+  /** Requests and tunnels in flight now (pending ones included). */
   active: number;
+  /** HTTP/1.1 requests in flight now that wait in the connection pool for a socket. */
+  pending: number;
   /** Attempts started, including ones that failed to connect. */
   total: number;
   /** Attempts that connected and then failed (reset, timeout) or were answered with a 5xx. */
   errors: number;
   /** Attempts that could not connect (refused, unreachable, connect timeout). */
   connectFailures: number;
+  /** Requests turned away because this endpoint was at its circuit-breaking limit (active or pending). */
+  overflows: number;
 }
 
 /** JSON for /clusters: service label -> endpoint key ("address:port") -> counters. */
@@ -34,7 +38,7 @@ export class ClusterStats {
     }
     let counters = targets.get(targetKey);
     if (counters === undefined) {
-      counters = { active: 0, total: 0, errors: 0, connectFailures: 0 };
+      counters = { active: 0, pending: 0, total: 0, errors: 0, connectFailures: 0, overflows: 0 };
       targets.set(targetKey, counters);
     }
     return counters;
@@ -44,7 +48,7 @@ export class ClusterStats {
   prune(keep: (service: string, targetKey: string) => boolean): void {
     for (const [service, targets] of this.services) {
       for (const [key, counters] of targets) {
-        if (counters.active === 0 && !keep(service, key)) targets.delete(key);
+        if (counters.active === 0 && counters.pending === 0 && !keep(service, key)) targets.delete(key);
       }
       if (targets.size === 0) this.services.delete(service);
     }

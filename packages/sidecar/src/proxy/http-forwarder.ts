@@ -9,6 +9,12 @@
 // A Service may opt in to more (`skein.io/retries`, `skein.io/timeout`): retries of idempotent
 // bodiless requests on 502/503/504 or a reset before any response byte, on a different endpoint,
 // within a retry budget; and an overall timeout (see retry-policy.ts).
+//
+// Circuit breaking, with Envoy's defaults: an endpoint takes at most `maxRequestsPerEndpoint`
+// requests in flight (counted per service and endpoint in ClusterStats, pending ones included)
+// and at most `maxPendingPerEndpoint` waiting in the pool for a socket. A request for a full
+// endpoint goes to another one (not reported as an outlier failure, not using a retry); when
+// every endpoint is full it is answered 503 SKEIN_ERR_OVERFLOW. Overflows are counted per endpoint.
 import { Agent, request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dataplane, DestinationError, RequestCounter, Target } from '../dataplane.js';
@@ -16,7 +22,7 @@ import type { Logger } from '../logger.js';
 import type { ClusterStats, TargetCounters } from './cluster-stats.js';
 import { clientIpOf, firstTarget, isError, requestCounterFor, requestHashOf, retryTarget, serviceLabel, type Routable } from './destination.js';
 import { forwardHeaders, KEEP_TRANSFER_ENCODING } from './hop-headers.js';
-import { causeOf, connectFailed, upstreamFailed, upstreamTimeout } from './proxy-errors.js';
+import { causeOf, connectFailed, overflow, upstreamFailed, upstreamTimeout } from './proxy-errors.js';
 import { isIdempotent, isRetryableStatus, RetryBudget } from './retry-policy.js';
 
 /** What every forwarded request shares. */
@@ -29,6 +35,10 @@ export interface HttpForwarderOptions {
   readonly maxConnectRetries: number;
   /** This pod's IP: the source address of loopback clients for `skein.io/hash-key: source-ip`. */
   readonly podIp?: string;
+  /** Requests in flight per endpoint (and service) before it overflows. Default 1024 (Envoy's max_requests). */
+  readonly maxRequestsPerEndpoint?: number | undefined;
+  /** Requests per endpoint (and service) queued for a pooled socket before it overflows. Default 1024 (Envoy's max_pending_requests). */
+  readonly maxPendingPerEndpoint?: number | undefined;
 }
 
 /** One forwarded request: where it goes and how it is rewritten. */
@@ -47,6 +57,8 @@ export interface ForwardRequest {
 // Free sockets idle longer than this are closed: below node's default server keepAliveTimeout
 // (5 s), so the pool rarely reuses a socket the endpoint is closing at the same moment.
 const IDLE_SOCKET_MS = 4000;
+const DEFAULT_MAX_REQUESTS = 1024;
+const DEFAULT_MAX_PENDING = 1024;
 const noop = (): void => undefined;
 
 /** Forwards HTTP/1.1 requests to endpoints over a keep-alive pool. */
@@ -56,9 +68,13 @@ export class HttpForwarder {
   readonly options: HttpForwarderOptions;
   /** Retry budgets by service label (for the policy retries of `skein.io/retries`). */
   private readonly budgets = new Map<string, RetryBudget>();
+  private readonly maxRequests: number;
+  private readonly maxPending: number;
 
   constructor(options: HttpForwarderOptions) {
     this.options = options;
+    this.maxRequests = options.maxRequestsPerEndpoint ?? DEFAULT_MAX_REQUESTS;
+    this.maxPending = options.maxPendingPerEndpoint ?? DEFAULT_MAX_PENDING;
     // lifo: reuse the most recently used socket, so surplus idle ones age out (as node's global agent).
     this.agent = new Agent({ keepAlive: true, scheduling: 'lifo', timeout: IDLE_SOCKET_MS, maxSockets: 256, maxFreeSockets: 64 });
   }
@@ -93,6 +109,23 @@ export class HttpForwarder {
     return budget;
   }
 
+  /**
+   * Whether a new request to `target` would wait in the pool: no idle socket and the target's
+   * socket limit reached (the condition under which node's Agent queues a request).
+   */
+  poolFull(target: Target): boolean {
+    const agent = this.agent;
+    const name = agent.getName({ host: target.address, port: target.port });
+    if ((agent.freeSockets[name]?.length ?? 0) > 0) return false;
+    return (agent.sockets[name]?.length ?? 0) >= agent.maxSockets;
+  }
+
+  /** Circuit breaking: whether `counters`' endpoint can take no more requests now. */
+  full(target: Target, counters: TargetCounters): boolean {
+    if (counters.active >= this.maxRequests) return true;
+    return counters.pending >= this.maxPending && this.poolFull(target);
+  }
+
   /** Closes pooled connections (in-flight ones included). */
   close(): void {
     this.agent.destroy();
@@ -123,6 +156,8 @@ class Exchange {
   private connected = false;
   private responded = false;
   private responseDone = false;
+  /** The current attempt waits in the pool for a socket (counted in `counters.pending`). */
+  private pending = false;
   private settled = true;
   private clientGone = false;
 
@@ -154,11 +189,15 @@ class Exchange {
     res.once('close', () => this.onClientClose());
   }
 
-  attempt(target: Target): void {
+  attempt(picked: Target): void {
+    const target = this.admit(picked);
+    if (target === undefined) return;
     this.target = target;
     this.counters = this.forwarder.options.stats.counters(this.label, target.key);
     this.counters.total++;
     this.counters.active++;
+    this.pending = this.forwarder.poolFull(target);
+    if (this.pending) this.counters.pending++;
     this.load?.started(target);
     this.settled = false;
     this.connected = false;
@@ -172,8 +211,30 @@ class Exchange {
     up.on('error', (error: Error) => this.onUpstreamError(up, error));
   }
 
+  /**
+   * Circuit breaking: `picked`, or when it is full another endpoint not yet tried, or
+   * undefined after answering 503 SKEIN_ERR_OVERFLOW when every endpoint is full.
+   */
+  private admit(picked: Target): Target | undefined {
+    const { forwarder, forward } = this;
+    let candidate: Target | undefined = picked;
+    while (candidate !== undefined) {
+      const counters = forwarder.options.stats.counters(this.label, candidate.key);
+      if (!forwarder.full(candidate, counters)) return candidate;
+      counters.overflows++;
+      (this.tried ??= new Set()).add(candidate.key);
+      candidate = retryTarget(forward.destination, this.tried, this.hash, this.clientIp);
+    }
+    forwarder.options.logger.debug({ what: forward.what, target: picked.key }, 'every endpoint is at its request limit');
+    this.clearOverallTimer();
+    writeErrorResponse(this.req, this.res, overflow(forward.what));
+    return undefined;
+  }
+
   private onSocket(up: ClientRequest, socket: Socket): void {
-    if (up !== this.upstream || this.clientGone) return;
+    if (up !== this.upstream) return;
+    this.leavePending();
+    if (this.clientGone) return;
     if (!socket.connecting) {
       this.onConnect(up);
       return;
@@ -365,8 +426,15 @@ class Exchange {
   private settle(): void {
     if (this.settled) return;
     this.settled = true;
+    this.leavePending();
     this.counters.active--;
     this.load?.finished(this.target);
+  }
+
+  private leavePending(): void {
+    if (!this.pending) return;
+    this.pending = false;
+    this.counters.pending--;
   }
 
   private clearTimer(): void {

@@ -29,6 +29,10 @@ export interface OutboundProxyOptions {
   readonly knownWaitMs?: number;
   /** Further attempts on other endpoints after a connect failure. Default 2. */
   readonly maxConnectRetries?: number;
+  /** Circuit breaking: HTTP/1.1 requests in flight per endpoint (pending included). Default 1024, as Envoy's max_requests. */
+  readonly maxRequestsPerEndpoint?: number;
+  /** Circuit breaking: HTTP/1.1 requests per endpoint waiting for a pooled connection. Default 1024, as Envoy's max_pending_requests. */
+  readonly maxPendingPerEndpoint?: number;
   /**
    * This pod's IP: stands for loopback clients (the app) as the source address of
    * `skein.io/hash-key: source-ip` services, so client pods spread over endpoints.
@@ -67,7 +71,7 @@ export class OutboundProxy {
     const maxConnectRetries = options.maxConnectRetries ?? 2;
     const shared = { dataplane: this.dataplane, stats: this.counters, logger: this.logger, connectTimeoutMs, maxConnectRetries, podIp: options.podIp || undefined };
     this.tunnels = shared;
-    this.forwarder = new HttpForwarder(shared);
+    this.forwarder = new HttpForwarder({ ...shared, maxRequestsPerEndpoint: options.maxRequestsPerEndpoint, maxPendingPerEndpoint: options.maxPendingPerEndpoint });
     this.h2 = new H2cProxy({ ...shared, knownWaitMs: this.knownWaitMs, isSelf: this.isSelf });
     this.listener = new ProxyListener({ logger: this.logger, h2: this.h2.server, detectTimeoutMs: DETECT_TIMEOUT_MS });
     const http1 = this.listener.http1;

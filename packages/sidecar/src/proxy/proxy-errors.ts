@@ -12,6 +12,8 @@ export const ProxyErrorCode = {
   UPSTREAM_FAILED: 'SKEIN_ERR_UPSTREAM_FAILED',
   /** The request did not complete within the service's `skein.io/timeout` (504). */
   TIMEOUT: 'SKEIN_ERR_TIMEOUT',
+  /** Every endpoint is at its circuit-breaking limit of active or pending requests (503, like Envoy's UO). */
+  OVERFLOW: 'SKEIN_ERR_OVERFLOW',
   /** The request would be sent back to this proxy's own port (508). */
   LOOP: 'SKEIN_ERR_PROXY_LOOP',
   /** The listener does not serve this kind of request, e.g. CONNECT on a service listener (405). */
@@ -44,6 +46,11 @@ export function upstreamFailed(what: string, target: string, cause: string): Des
 /** The request to `what` did not complete within `timeoutMs` (`skein.io/timeout`). */
 export function upstreamTimeout(what: string, timeoutMs: number): DestinationError {
   return { code: ProxyErrorCode.TIMEOUT, message: `skein: upstream request to ${what} timed out after ${timeoutMs} ms`, status: 504 };
+}
+
+/** Every endpoint of `service` (as the client named it) is at its request limit (circuit breaking). */
+export function overflow(service: string): DestinationError {
+  return { code: ProxyErrorCode.OVERFLOW, message: `skein: every endpoint of ${service} is at its request limit`, status: 503 };
 }
 
 /** `what` names this proxy itself; forwarding would loop until sockets run out. */
