@@ -4,6 +4,7 @@
 // set is immutable; only the outstanding counts move, in an Int32Array the picker owns.
 // pick(), started() and finished() are O(1) and allocation-free.
 import type { Picker, PickResult, Target } from '../dataplane.js';
+import { FastRandom } from './fast-random.js';
 import { makeTarget, type Random, type WeightedAddress } from './round-robin.js';
 
 /**
@@ -31,12 +32,15 @@ export class LeastRequestPicker implements Picker {
   private readonly outstanding: Int32Array;
   /** Set when a newer picker took over the counts; calls are forwarded to it. */
   private successor: LeastRequestPicker | undefined;
+  /** Per-pick randomness, seeded from `random` at build time: allocation-free. */
+  private readonly rng: FastRandom;
 
   /**
    * `endpoints` must not be empty (use `FailPicker`). `previous`, the picker this one replaces,
-   * hands over its counts and forwards later `started`/`finished` calls here.
+   * hands over its counts and forwards later `started`/`finished` calls here. `random` seeds the
+   * picker's own generator.
    */
-  constructor(endpoints: readonly WeightedAddress[], private readonly random: Random, previous?: LeastRequestPicker) {
+  constructor(endpoints: readonly WeightedAddress[], random: Random, previous?: LeastRequestPicker) {
     if (endpoints.length === 0) throw new Error('skein: LeastRequestPicker needs at least one endpoint');
     this.targets = endpoints.map((e) => makeTarget(e.address, e.port));
     this.results = this.targets.map((target) => Object.freeze({ type: 'pick' as const, target }));
@@ -44,6 +48,7 @@ export class LeastRequestPicker implements Picker {
     this.weights = Float64Array.from(endpoints, (e) => Math.max(1, e.weight));
     this.indexByKey = new Map(this.targets.map((t, i) => [t.key, i]));
     this.outstanding = new Int32Array(this.size);
+    this.rng = new FastRandom(random);
     const before = previous?.newest();
     if (before !== undefined) {
       for (let i = 0; i < this.size; i++) this.outstanding[i] = before.outstandingOf(this.targets[i]!.key);
@@ -58,9 +63,9 @@ export class LeastRequestPicker implements Picker {
   pick(exclude?: ReadonlySet<string>, _hash?: number): PickResult {
     if (this.size === 1) return this.results[0]!;
     const excluding = exclude !== undefined && exclude.size > 0;
-    let a = Math.min(this.size - 1, Math.floor(this.random() * this.size));
+    let a = this.rng.index(this.size);
     // The second draw skips the first, so the two choices are distinct and uniform.
-    let b = Math.min(this.size - 2, Math.floor(this.random() * (this.size - 1)));
+    let b = this.rng.index(this.size - 1);
     if (b >= a) b++;
     if (excluding) {
       a = this.allowed(a, exclude);

@@ -6,6 +6,7 @@
 // set (O(M log M) for a table of M); pick() is O(1) and allocation-free.
 import type { Picker, PickResult, Target } from '../dataplane.js';
 import { hash32 } from './hash-key.js';
+import { FastRandom } from './fast-random.js';
 import { makeTarget, type Random, type WeightedAddress } from './round-robin.js';
 
 /** Envoy's default table size; must be prime so that every skip walks the whole table. */
@@ -19,16 +20,19 @@ export class MaglevPicker implements Picker {
   /** `table[slot]`: the target index owning that slot. */
   readonly table: Uint32Array;
   private readonly results: readonly PickResult[];
+  /** Randomness for picks without a hash, seeded from `random` at build time: allocation-free. */
+  private readonly rng: FastRandom;
 
   /**
    * `endpoints` must not be empty (use `FailPicker`). `tableSize` must be a prime larger than
    * the number of endpoints (tests use small ones); endpoints past the table size get no slot.
    */
-  constructor(endpoints: readonly WeightedAddress[], private readonly random: Random, tableSize = MAGLEV_TABLE_SIZE) {
+  constructor(endpoints: readonly WeightedAddress[], random: Random, tableSize = MAGLEV_TABLE_SIZE) {
     if (endpoints.length === 0) throw new Error('skein: MaglevPicker needs at least one endpoint');
     if (!isPrime(tableSize)) throw new Error(`skein: MaglevPicker table size ${tableSize} is not prime`);
     this.targets = endpoints.map((e) => makeTarget(e.address, e.port));
     this.results = this.targets.map((target) => Object.freeze({ type: 'pick' as const, target }));
+    this.rng = new FastRandom(random);
     this.size = this.targets.length;
     this.table = buildTable(this.targets.map((t) => t.key), endpoints.map((e) => Math.max(1, e.weight)), tableSize);
   }
@@ -40,7 +44,7 @@ export class MaglevPicker implements Picker {
    */
   pick(exclude?: ReadonlySet<string>, hash?: number): PickResult {
     const length = this.table.length;
-    const slot = hash === undefined ? Math.min(length - 1, Math.floor(this.random() * length)) : (hash >>> 0) % length;
+    const slot = hash === undefined ? this.rng.index(length) : (hash >>> 0) % length;
     const owner = this.table[slot]!;
     if (exclude === undefined || exclude.size === 0 || !exclude.has(this.targets[owner]!.key)) return this.results[owner]!;
     for (let step = 1; step < length; step++) {

@@ -2,7 +2,11 @@
 // proportion to its weight. Built once per change of the eligible set; pick() is O(1) by
 // Vose's alias method and allocation-free.
 import type { Picker, PickResult, Target } from '../dataplane.js';
+import { FastRandom } from './fast-random.js';
 import { makeTarget, type Random, type WeightedAddress } from './round-robin.js';
+
+/** Probability 1 in the integer threshold table: 31-bit draws are always below it. */
+const THRESHOLD_ONE = 0x8000_0000;
 
 /** How many fresh draws a pick with `exclude` makes before walking the list (retries only). */
 const EXCLUDE_DRAWS = 4;
@@ -13,16 +17,25 @@ export class RandomPicker implements Picker {
   /** Distinct targets, in the order given. */
   readonly targets: readonly Target[];
   private readonly results: readonly PickResult[];
-  private readonly table: AliasTable | undefined;
+  /** Alias of each column; undefined when all weights are equal (a uniform index suffices). */
+  private readonly alias: Uint32Array | undefined;
+  /** Column i keeps i when a 31-bit draw is below `threshold[i]` (its probability × 2^31). */
+  private readonly threshold: Uint32Array | undefined;
+  /** Per-pick randomness, seeded from `random` at build time: allocation-free. */
+  private readonly rng: FastRandom;
 
-  /** `endpoints` must not be empty; use `FailPicker` for an empty set. */
-  constructor(endpoints: readonly WeightedAddress[], private readonly random: Random) {
+  /** `endpoints` must not be empty; use `FailPicker` for an empty set. `random` seeds the picker's generator. */
+  constructor(endpoints: readonly WeightedAddress[], random: Random) {
     if (endpoints.length === 0) throw new Error('skein: RandomPicker needs at least one endpoint');
     this.targets = endpoints.map((e) => makeTarget(e.address, e.port));
     this.results = this.targets.map((target) => Object.freeze({ type: 'pick' as const, target }));
     this.size = this.targets.length;
     const weights = endpoints.map((e) => Math.max(1, e.weight));
-    this.table = weights.every((w) => w === weights[0]) ? undefined : aliasTable(weights);
+    this.rng = new FastRandom(random);
+    if (weights.every((w) => w === weights[0])) return;
+    const table = aliasTable(weights);
+    this.alias = table.alias;
+    this.threshold = Uint32Array.from(table.probability, (p) => Math.min(THRESHOLD_ONE, Math.round(p * THRESHOLD_ONE)));
   }
 
   /** A random target by weight; with `exclude`, one whose key is not in it while any remains. `hash` is ignored. */
@@ -42,11 +55,10 @@ export class RandomPicker implements Picker {
   }
 
   private draw(): number {
-    const scaled = this.random() * this.size;
-    const column = Math.min(this.size - 1, Math.floor(scaled));
-    if (this.table === undefined) return column;
-    // One random number serves both steps: its integer part picks the column, its fraction the side.
-    return scaled - column < this.table.probability[column]! ? column : this.table.alias[column]!;
+    const column = this.rng.index(this.size);
+    if (this.threshold === undefined) return column;
+    // A second draw picks the side, against the column's integer threshold.
+    return this.rng.fraction31() < this.threshold[column]! ? column : this.alias![column]!;
   }
 }
 

@@ -6,6 +6,7 @@
 // allocation-free.
 import type { Picker, PickResult, Target } from '../dataplane.js';
 import { finalMix, hash32 } from './hash-key.js';
+import { FastRandom } from './fast-random.js';
 import { makeTarget, type Random, type WeightedAddress } from './round-robin.js';
 
 /** Envoy's default minimum ring size: enough virtual nodes for an even spread over few endpoints. */
@@ -42,13 +43,16 @@ export class RingHashPicker implements Picker {
   /** `owners[i]`: the target index of virtual node `ring[i]`. */
   private readonly owners: Uint32Array;
   private readonly results: readonly PickResult[];
+  /** Randomness for picks without a hash, seeded from `random` at build time: allocation-free. */
+  private readonly rng: FastRandom;
 
   /** `endpoints` must not be empty; use `FailPicker` for an empty set. */
-  constructor(endpoints: readonly WeightedAddress[], private readonly random: Random, options: RingHashOptions = {}) {
+  constructor(endpoints: readonly WeightedAddress[], random: Random, options: RingHashOptions = {}) {
     if (endpoints.length === 0) throw new Error('skein: RingHashPicker needs at least one endpoint');
     if (endpoints.length > MAX_ENDPOINTS) throw new Error(`skein: RingHashPicker supports at most ${MAX_ENDPOINTS} endpoints`);
     this.targets = endpoints.map((e) => makeTarget(e.address, e.port));
     this.results = this.targets.map((target) => Object.freeze({ type: 'pick' as const, target }));
+    this.rng = new FastRandom(random);
     this.size = this.targets.length;
     const weights = endpoints.map((e) => Math.max(1, e.weight));
     const min = options.minRingSize ?? DEFAULT_MIN_RING_SIZE;
@@ -86,7 +90,7 @@ export class RingHashPicker implements Picker {
    * request would go if that endpoint left.
    */
   pick(exclude?: ReadonlySet<string>, hash?: number): PickResult {
-    const point = hash === undefined ? Math.floor(this.random() * 0x1_0000_0000) : hash >>> 0;
+    const point = hash === undefined ? this.rng.next() >>> 0 : hash >>> 0;
     const first = this.search(point);
     const owner = this.owners[first]!;
     if (exclude === undefined || exclude.size === 0 || !exclude.has(this.targets[owner]!.key)) return this.results[owner]!;
