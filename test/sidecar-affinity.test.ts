@@ -1,10 +1,9 @@
 // Sticky endpoint selection through the sidecar process: ClientIP session affinity across a
 // scale-up, header hashing (ring hash), and internalTrafficPolicy Local. Each case has its own
 // manifest directory, control plane and sidecar, so they cannot interfere.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually, startBackend } from '@skein/testkit';
-import { startControlPlaneProcess, type ControlPlaneProcess } from './support/control-plane.js';
-import { curl, startSidecarProcess, WebWorld, type SidecarProcess } from './support/sidecar.js';
+import { curl, setUp, startSidecarProcess, WebWorld } from './support/sidecar.js';
 
 /** Sends `n` requests to web.demo through `proxy`; counts answers by pod name. */
 async function spread(proxy: string, n: number, extra: string[] = []): Promise<{ byPod: Record<string, number>; failures: number }> {
@@ -18,23 +17,6 @@ async function spread(proxy: string, n: number, extra: string[] = []): Promise<{
   return { byPod, failures };
 }
 
-/** A WebWorld with its control plane and one sidecar (on node-a), started and ready. */
-function setUp(world: WebWorld): { plane: () => ControlPlaneProcess; sidecar: () => SidecarProcess } {
-  let plane: ControlPlaneProcess;
-  let sidecar: SidecarProcess;
-  beforeAll(async () => {
-    await world.start();
-    plane = await startControlPlaneProcess(['--source', `files:${world.dir.path}`]);
-    sidecar = await startSidecarProcess(['--control-plane', plane.grpcAddress]);
-    await eventually(async () => (await fetch(`${sidecar.admin}/ready`)).status === 200);
-  });
-  afterAll(async () => {
-    await sidecar?.stop();
-    await plane?.stop();
-    await world.close();
-  });
-  return { plane: () => plane, sidecar: () => sidecar };
-}
 
 describe('sessionAffinity: ClientIP', () => {
   const world = new WebWorld({}, { sessionAffinity: 'ClientIP' });

@@ -1,41 +1,26 @@
 // Locality failover through the sidecar process: a client in zone-a uses zone-a's pods; when
 // they die no request fails and traffic moves to zone-b; when they return, so does traffic.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually, startBackend } from '@skein/testkit';
-import { startControlPlaneProcess, type ControlPlaneProcess } from './support/control-plane.js';
-import { curl, startSidecarProcess, WebWorld, type SidecarProcess } from './support/sidecar.js';
+import { curl, setUp, WebWorld } from './support/sidecar.js';
 
 describe('locality failover (skein.io/locality-failover)', () => {
   const world = new WebWorld({
     'skein.io/locality-failover': 'true',
     'skein.io/outlier-detection': 'consecutive=2,ejection=1s,max-percent=100',
   });
-  let plane: ControlPlaneProcess;
-  let sidecar: SidecarProcess;
+  const mesh = setUp(world);
 
   const spread = async (n: number): Promise<{ byPod: Record<string, number>; failures: number }> => {
     const byPod: Record<string, number> = {};
     let failures = 0;
     for (let i = 0; i < n; i++) {
-      const res = await curl(sidecar.proxy, 'http://web.demo/');
+      const res = await curl(mesh.sidecar().proxy, 'http://web.demo/');
       if (res.status === 200) byPod[res.body.trim()] = (byPod[res.body.trim()] ?? 0) + 1;
       else failures++;
     }
     return { byPod, failures };
   };
-
-  beforeAll(async () => {
-    await world.start();
-    plane = await startControlPlaneProcess(['--source', `files:${world.dir.path}`]);
-    sidecar = await startSidecarProcess(['--control-plane', plane.grpcAddress]);
-    await eventually(async () => (await fetch(`${sidecar.admin}/ready`)).status === 200);
-  });
-
-  afterAll(async () => {
-    await sidecar?.stop();
-    await plane?.stop();
-    await world.close();
-  });
 
   it('keeps a zone-a client in zone-a while zone-a is healthy', async () => {
     const { byPod, failures } = await spread(30);

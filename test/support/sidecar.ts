@@ -4,8 +4,9 @@ import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { spawnProcess, startBackend, type FakeBackend, type SpawnedProcess } from '@skein/testkit';
-import { ManifestDir, nodesYaml } from './control-plane.js';
+import { afterAll, beforeAll } from 'vitest';
+import { eventually, spawnProcess, startBackend, type FakeBackend, type SpawnedProcess } from '@skein/testkit';
+import { ManifestDir, nodesYaml, startControlPlaneProcess, type ControlPlaneProcess } from './control-plane.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const sidecarBin = join(root, 'packages', 'sidecar', 'dist', 'bin', 'sidecar.js');
@@ -93,4 +94,22 @@ ${Object.entries(this.spec).map(([key, value]) => `  ${key}: ${JSON.stringify(va
     await Promise.all(this.backends.map((b) => b.close()));
     this.dir.cleanup();
   }
+}
+
+/** A WebWorld with its control plane and one sidecar (on node-a), started and ready. */
+export function setUp(world: WebWorld): { plane: () => ControlPlaneProcess; sidecar: () => SidecarProcess } {
+  let plane: ControlPlaneProcess;
+  let sidecar: SidecarProcess;
+  beforeAll(async () => {
+    await world.start();
+    plane = await startControlPlaneProcess(['--source', `files:${world.dir.path}`]);
+    sidecar = await startSidecarProcess(['--control-plane', plane.grpcAddress]);
+    await eventually(async () => (await fetch(`${sidecar.admin}/ready`)).status === 200);
+  });
+  afterAll(async () => {
+    await sidecar?.stop();
+    await plane?.stop();
+    await world.close();
+  });
+  return { plane: () => plane, sidecar: () => sidecar };
 }

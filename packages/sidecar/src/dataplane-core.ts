@@ -5,7 +5,6 @@ import { pb, type Service, type ServicePort } from '@skein/protocol';
 import type { AttemptOutcome, Dataplane, Destination, DestinationError, Target } from './dataplane.js';
 import type { ConfigChange, MeshConfigView } from './discovery/mesh-config.js';
 import { ErrorCode, destinationError, displayName, joinHostPort } from './errors.js';
-import { policyName } from './balancer/picker-factory.js';
 import { balancePort, eligibleSet, type PortBalance, type PortBalancerOptions } from './balancer/port-balancer.js';
 import { systemClock, type Clock } from './balancer/clock.js';
 import { DEFAULT_OUTLIER_DETECTION, OutlierDetector, type OutlierDetectionConfig } from './balancer/outlier-detector.js';
@@ -13,7 +12,8 @@ import { AffinityPicker } from './balancer/affinity-picker.js';
 import { ClientIpAffinity, DEFAULT_AFFINITY_TIMEOUT_SECONDS, MAX_AFFINITY_TIMEOUT_SECONDS } from './balancer/session-affinity.js';
 import { appProtocolOf } from './routing/app-protocol.js';
 import { RouteIndex, type RouteIndexOptions } from './routing/route-index.js';
-import { Router, type OutboundPolicy, type PortDestinations, type RouteMatch } from './routing/router.js';
+import { Router, type OutboundPolicy, type PortDestinations } from './routing/router.js';
+import { describeDestination, describeMatch, describePort } from './dataplane-views.js';
 
 export interface DataplaneOptions {
   /** The client's namespace: short names (`svc`, `svc.ns`…) are relative to it. */
@@ -221,7 +221,7 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
       namespace: this.indexOptions.namespace,
       match: describeMatch(match, this.config),
       destination: describeDestination(destination),
-      ...(state && destination.type !== 'direct' ? { servicePort: describePort(state) } : {}),
+      ...(state && destination.type !== 'direct' ? { servicePort: describePort(state.servicePort, state.balance, state.affinity) } : {}),
     };
   }
 
@@ -235,7 +235,7 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
       trafficDistribution: pb.TrafficDistribution[state.service.trafficDistribution],
       localityFailover: state.service.policy?.localityFailover === true,
       outlierDetection: this.health.get(key)?.detector.toJSON() ?? { enabled: false },
-      ports: [...state.ports.values()].map(describePort),
+      ports: [...state.ports.values()].map((p) => describePort(p.servicePort, p.balance, p.affinity)),
     }));
     const { nodeName, zone, region } = this.balancerOptions;
     return { ready: this.ready, nodeName: nodeName ?? null, zone: zone ?? null, region: region ?? null, services };
@@ -391,56 +391,4 @@ function sameRequestPolicy(destination: Destination, service: Service): boolean 
 
 function samePort(a: ServicePort, b: ServicePort): boolean {
   return (a.name ?? '') === (b.name ?? '') && (a.appProtocol ?? '') === (b.appProtocol ?? '');
-}
-
-function describePort(state: PortState): Record<string, unknown> {
-  const { servicePort: p, balance } = state;
-  const e = balance.eligibility;
-  return {
-    port: p.port ?? 0,
-    name: p.name ?? '',
-    targetPort: p.targetPortName || p.targetPortNumber || p.port || 0,
-    appProtocol: appProtocolOf(p),
-    picker: { type: balance.picker.size > 0 ? policyName(balance.loadBalancer) : 'fail', size: balance.picker.size, ...(balance.hashKey ? { hashKey: balance.hashKey } : {}) },
-    ...(state.affinity ? { sessionAffinity: { type: 'ClientIP', timeoutSeconds: state.affinity.table.timeoutMs / 1000, clients: state.affinity.table.size } } : {}),
-    ...(e.type === 'eligible' ? { rule: e.rule, hints: e.hints } : { error: e.error }),
-    ...(balance.selection ? { selection: describeSelection(balance) } : {}),
-    endpoints: e.verdicts,
-  };
-}
-
-function describeSelection(balance: PortBalance): Record<string, unknown> {
-  const s = balance.selection!;
-  return {
-    localityFailover: s.localityFailover,
-    totalPanic: s.totalPanic,
-    ejected: s.ejected,
-    priorities: s.tiers.map((t, priority) => ({
-      priority, tier: t.tier, load: t.load, healthy: t.healthy, total: t.total, panic: t.panic,
-      endpoints: t.endpoints.map((e) => joinHostPort(e.address, e.port)),
-    })),
-  };
-}
-
-function describeMatch(match: RouteMatch, config: MeshConfigView): Record<string, unknown> {
-  if (match.type === 'outside-mesh') return { type: 'outside-mesh' };
-  if (match.type === 'mesh-name') {
-    return { type: 'unknown-mesh-name', resource: match.resource ?? null, answered: match.resource ? config.answered(match.resource) : true };
-  }
-  const { entry } = match;
-  const kind = entry.route.kind;
-  const type = kind === 'external-name' ? 'external-name'
-    : entry.type === 'endpoint' ? `headless-endpoint-${entry.via}` : entry.via === 'cluster-ip' ? 'cluster-ip' : 'service-name';
-  return { type, service: entry.route.key, serviceKind: kind, [entry.via === 'name' ? 'fqdn' : 'address']: entry.name };
-}
-
-function describeDestination(d: Destination): Record<string, unknown> {
-  switch (d.type) {
-    case 'service':
-      return { type: 'service', service: d.service, servicePort: d.servicePort, portName: d.portName, appProtocol: d.appProtocol, endpoints: d.picker.size };
-    case 'direct':
-      return { ...d };
-    case 'reject':
-      return { type: 'reject', error: d.error };
-  }
 }

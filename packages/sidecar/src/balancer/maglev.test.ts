@@ -1,26 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { PickResult } from '../dataplane.js';
 import { hashKey } from './hash-key.js';
 import { MAGLEV_TABLE_SIZE, MaglevPicker } from './maglev.js';
-import type { WeightedAddress } from './round-robin.js';
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function keyOf(result: PickResult): string {
-  if (result.type !== "pick") throw new Error(`expected a pick, got ${result.error.code}`);
-  return result.target.key;
-}
-
-const eps = (n: number, weight = (_i: number) => 1): WeightedAddress[] =>
-  Array.from({ length: n }, (_, i) => ({ address: `10.0.${i >> 8}.${i & 255}`, port: 80, weight: weight(i) }));
+import { seeded, keyOf, eps } from './picker-test-kit.test-helper.js';
 
 const requestHashes = Array.from({ length: 10_000 }, (_, i) => hashKey(`user-${i}`));
 const assign = (picker: MaglevPicker) => requestHashes.map((h) => keyOf(picker.pick(undefined, h)));

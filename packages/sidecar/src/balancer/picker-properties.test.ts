@@ -16,21 +16,12 @@ import { MaglevPicker } from './maglev.js';
 import { createPicker, type LoadBalancerPolicy } from './picker-factory.js';
 import { RingHashPicker } from './ring-hash.js';
 import { makeTarget, type WeightedAddress } from './round-robin.js';
+import { seeded } from './picker-test-kit.test-helper.js';
 
 const SEED = process.env.FC_SEED === undefined ? 0x5ce1 : Number(process.env.FC_SEED);
 const runs = (numRuns: number): fc.Parameters<unknown> => ({ seed: SEED, numRuns });
 
 /** mulberry32: a small seeded generator of numbers in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function targetOf(result: PickResult): Target {
   if (result.type !== 'pick') throw new Error(`expected a pick, got ${result.error.code}`);
   return result.target;
