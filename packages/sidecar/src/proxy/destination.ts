@@ -1,6 +1,8 @@
 // The proxy's side of the Dataplane contract: resolve what a host:port names (waiting once for
 // on-demand names), choose the endpoint for an attempt, choose a different one for a retry.
+import { randomBytes } from 'node:crypto';
 import { requestCounterOf } from '../balancer/request-counter.js';
+import { hashKey } from '../balancer/hash-key.js';
 import { requestHash, type HeaderValues } from '../balancer/request-hash.js';
 import type { Dataplane, Destination, DestinationError, RequestCounter, Target } from '../dataplane.js';
 import { proxyLoop } from './proxy-errors.js';
@@ -81,6 +83,28 @@ export function requestHashOf(destination: Routable, headers: HeaderValues, remo
   // same: hashing it would send every client pod in the cluster to one endpoint.
   const source = podIp && remoteAddress !== undefined && isLoopback(remoteAddress) ? podIp : remoteAddress;
   return requestHash(destination.hashKey, headers, source);
+}
+
+/** A hash cookie the sidecar hands a client that has none (see `newHashCookie`). */
+export interface HashCookie {
+  /** The request hash the new value gives: this request is picked with it already. */
+  readonly hash: number;
+  /** The Set-Cookie header value for the response. */
+  readonly setCookie: string;
+}
+
+/**
+ * For a service hashing on a cookie (`skein.io/hash-key: cookie:<name>`) whose request had no
+ * such cookie (`requestHashOf` gave no hash): a fresh random value, hashed for this request and
+ * handed to the client, so its later requests carry it and stay on one endpoint (Envoy
+ * generates the cookie the same way when its hash policy has a ttl). A session cookie: it lasts
+ * as long as the client keeps it. Undefined for any other destination.
+ */
+export function newHashCookie(destination: Routable): HashCookie | undefined {
+  if (destination.type !== 'service' || destination.hashKey?.type !== 'cookie') return undefined;
+  // Random, not derived from the client address: every app reaches its sidecar over loopback.
+  const value = randomBytes(8).toString('hex');
+  return { hash: hashKey(value), setCookie: `${destination.hashKey.name}=${value}; Path=/; HttpOnly` };
 }
 
 /**

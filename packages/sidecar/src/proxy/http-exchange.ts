@@ -50,6 +50,8 @@ class Exchange {
     private readonly hash: number | undefined,
     /** The client's address for ClientIP affinity (undefined without affinity). */
     private readonly clientIp: string | undefined,
+    /** A Set-Cookie value for the response: the hash cookie this client lacked. */
+    private readonly setCookie?: string,
   ) {
     this.load = requestCounterFor(forward.destination);
     this.headers = forwardHeaders(req.rawHeaders, KEEP_TRANSFER_ENCODING);
@@ -168,7 +170,9 @@ class Exchange {
     // An early answer (401, 413…) before the upload finished: the rest of the body has nowhere
     // to go, so close the client connection after the response rather than drain it.
     if (!req.complete) res.shouldKeepAlive = false;
-    res.writeHead(status, response.statusMessage || undefined, forwardHeaders(response.rawHeaders, flags));
+    const headers = forwardHeaders(response.rawHeaders, flags);
+    if (this.setCookie !== undefined) headers.push('Set-Cookie', this.setCookie);
+    res.writeHead(status, response.statusMessage || undefined, headers);
     response.pipe(res, { end: false });
     response.once('end', () => {
       this.responseDone = true;

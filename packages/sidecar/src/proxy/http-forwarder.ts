@@ -19,7 +19,7 @@ import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Dataplane, DestinationError, Target } from '../dataplane.js';
 import type { Logger } from '../logger.js';
 import type { ClusterStats, TargetCounters } from './cluster-stats.js';
-import { clientIpOf, firstTarget, isError, requestHashOf, type Routable } from './destination.js';
+import { clientIpOf, firstTarget, isError, newHashCookie, requestHashOf, type Routable } from './destination.js';
 import { RetryBudget } from './retry-policy.js';
 import { Exchange } from './http-exchange.js';
 
@@ -82,18 +82,20 @@ export class HttpForwarder {
    * before answering); or, when the endpoint fails mid-response, a destroyed client connection.
    * If the client goes away first, the upstream request is aborted. A hashing picker gets the
    * request's hash (`skein.io/hash-key`: header, cookie, or the client's address — on the
-   * outbound listener, the app's own address).
+   * outbound listener, the app's own address); a client without the hash cookie is given one.
    */
   forward(req: IncomingMessage, res: ServerResponse, forward: ForwardRequest): void {
     if (res.destroyed) return;
-    const hash = requestHashOf(forward.destination, req.headers, req.socket.remoteAddress, this.options.podIp);
+    let hash = requestHashOf(forward.destination, req.headers, req.socket.remoteAddress, this.options.podIp);
+    const cookie = hash === undefined ? newHashCookie(forward.destination) : undefined;
+    if (cookie !== undefined) hash = cookie.hash;
     const clientIp = clientIpOf(forward.destination, req.socket.remoteAddress, this.options.podIp);
     const first = firstTarget(forward.destination, hash, clientIp);
     if (isError(first)) {
       writeErrorResponse(req, res, first);
       return;
     }
-    new Exchange(this, req, res, forward, hash, clientIp).attempt(first);
+    new Exchange(this, req, res, forward, hash, clientIp, cookie?.setCookie).attempt(first);
   }
 
   /** The retry budget of the service `label` (see `serviceLabel`). */

@@ -3,32 +3,13 @@
 // return to zero after requests end (aborts included).
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LoadBalancer, pb, type EndpointGroup, type MeshPolicy, type Service } from '@skein/protocol';
+import { LoadBalancer, type EndpointGroupInit, type MeshPolicy, type ServiceInit } from '@skein/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LeastRequestPicker } from '../balancer/least-request.js';
 import { createDataplane, type CoreDataplane } from '../dataplane-core.js';
-import type { ConfigChange, MeshConfigView } from '../discovery/mesh-config.js';
+import { StaticConfig } from '../mesh-config.test-helper.js';
 import { waitFor } from './fake-dataplane.test-helper.js';
 import { OutboundProxy } from './outbound-proxy.js';
-
-/** A fixed MeshConfigView. */
-class StaticConfig implements MeshConfigView {
-  readonly ready = true;
-  constructor(private readonly serviceMap: Map<string, Service>, private readonly groups: Map<string, EndpointGroup>) {}
-  services(): ReadonlyMap<string, Service> {
-    return this.serviceMap;
-  }
-  endpointGroup(name: string): EndpointGroup | undefined {
-    return this.groups.get(name);
-  }
-  onChange(_listener: (change: ConfigChange) => void): () => void {
-    return () => undefined;
-  }
-  want(): void {}
-  answered(name: string): boolean {
-    return this.serviceMap.has(name);
-  }
-}
 
 interface Backend {
   readonly name: string;
@@ -67,15 +48,15 @@ describe('OutboundProxy: load-balancer policies over the data plane', () => {
 
   beforeAll(async () => {
     for (const name of ['a', 'b', 'c', 'd', 'e']) backends.push(await startBackend(name));
-    const services = new Map<string, Service>();
-    const groups = new Map<string, EndpointGroup>();
+    const services: ServiceInit[] = [];
+    const groups: EndpointGroupInit[] = [];
     for (const [name, policy] of SERVICES) {
       const key = `demo/${name}`;
-      services.set(key, pb.Service.create({ name: key, namespace: 'demo', clusterIps: [], ports: [{ name: 'http', port: 80, targetPortName: 'http' }], policy }));
-      groups.set(key, pb.EndpointGroup.create({
+      services.push({ name: key, namespace: 'demo', clusterIps: [], ports: [{ name: 'http', port: 80, targetPortName: 'http' }], policy });
+      groups.push({
         name: key, namespace: 'demo', service: name,
         endpoints: backends.map((b) => ({ address: '127.0.0.1', ready: true, serving: true, ports: [{ name: 'http', port: b.port }] })),
-      }));
+      });
     }
     dataplane = createDataplane(new StaticConfig(services, groups), { namespace: 'demo' });
     proxy = new OutboundProxy({ dataplane });
@@ -91,18 +72,20 @@ describe('OutboundProxy: load-balancer policies over the data plane', () => {
     }
   });
 
-  function get(url: string, headers: Record<string, string> = {}): Promise<string> {
+  function send(url: string, headers: Record<string, string> = {}): Promise<{ body: string; setCookie: string[] }> {
     return new Promise((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port: proxyPort, path: url, headers }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve(body));
+        res.on('end', () => resolve({ body, setCookie: res.headers['set-cookie'] ?? [] }));
       });
       req.on('error', reject);
       req.end();
     });
   }
+
+  const get = async (url: string, headers: Record<string, string> = {}): Promise<string> => (await send(url, headers)).body;
 
   /** Sends 30 requests per user and returns, per user, the set of backends that answered. */
   async function spread(url: string, users: readonly string[], headers: (user: string) => Record<string, string>): Promise<Map<string, Set<string>>> {
@@ -129,6 +112,21 @@ describe('OutboundProxy: load-balancer policies over the data plane', () => {
     expect(new Set([...seen.values()].map((s) => [...s][0])).size).toBeGreaterThan(1);
     // Without the cookie the picker chooses at random: requests still succeed.
     expect(backends.map((b) => b.name)).toContain(await get('http://cookie.demo/'));
+  });
+
+  it('a client without the hash cookie gets one, which keeps its next requests on one endpoint', async () => {
+    const clients = await Promise.all(Array.from({ length: 8 }, () => send('http://cookie.demo/', { cookie: 'theme=dark' })));
+    const values = clients.map(({ setCookie }) => {
+      expect(setCookie).toHaveLength(1);
+      expect(setCookie[0]).toMatch(/^session=[0-9a-f]{16}; Path=\/; HttpOnly$/);
+      return setCookie[0]!.split(';')[0]!;
+    });
+    expect(new Set(values).size).toBe(values.length);
+    const seen = await spread('http://cookie.demo/', values, (cookie) => ({ cookie: `theme=dark; ${cookie}` }));
+    for (const value of values) expect(seen.get(value)!.size, value).toBe(1);
+    expect(new Set([...seen.values()].map((s) => [...s][0])).size).toBeGreaterThan(1);
+    // A client that has the cookie is not sent another one.
+    expect((await send('http://cookie.demo/', { cookie: values[0]! })).setCookie).toEqual([]);
   });
 
   it('least request counts outstanding requests and returns to zero when they end or abort', async () => {
