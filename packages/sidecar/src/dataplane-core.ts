@@ -14,6 +14,7 @@ import { appProtocolOf } from './routing/app-protocol.js';
 import { RouteIndex, type RouteIndexOptions } from './routing/route-index.js';
 import { Router, type OutboundPolicy, type PortDestinations } from './routing/router.js';
 import { describeDestination, describeMatch, describePort } from './dataplane-views.js';
+import { describeDecision, type ExplainRequest } from './explain-decision.js';
 
 export interface DataplaneOptions {
   /** The client's namespace: short names (`svc`, `svc.ns`…) are relative to it. */
@@ -49,8 +50,11 @@ const globalTimers: DataplaneTimers = {
 
 /** `Dataplane` plus the admin views built on it. */
 export interface CoreDataplane extends Dataplane {
-  /** JSON for /explain and /config_dump: how `host` resolved, the port, eligible endpoints and why. */
-  explain(host: string, port: number): unknown;
+  /**
+   * JSON for /explain and /config_dump: how `host` resolved, the port, eligible endpoints and
+   * why; with `request`, also the decision for that request (hash key, affinity hit, endpoint).
+   */
+  explain(host: string, port: number, request?: ExplainRequest): unknown;
   /** JSON for /clusters: per Service port, every endpoint with its state (eligible or not, and why). */
   clusters(): unknown;
   /** Stops following the config (the data plane then serves its last state). */
@@ -211,7 +215,7 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
     this.timer = undefined;
   }
 
-  explain(host: string, port: number): unknown {
+  explain(host: string, port: number, request?: ExplainRequest): unknown {
     const match = this.router.match(host);
     const destination = this.router.destinationOf(match, host, port);
     const key = match.type === 'known' ? match.entry.route.key : undefined;
@@ -222,6 +226,7 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
       match: describeMatch(match, this.config),
       destination: describeDestination(destination),
       ...(state && destination.type !== 'direct' ? { servicePort: describePort(state.servicePort, state.balance, state.affinity) } : {}),
+      ...(state && destination.type === 'service' && request ? { decision: describeDecision(state.balance, state.affinity, request) } : {}),
     };
   }
 

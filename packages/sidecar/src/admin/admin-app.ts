@@ -1,6 +1,7 @@
 // The sidecar's admin API (--admin-port): readiness, config dump, per-endpoint state,
 // metrics and request explanations. hono with the fetch API only.
 import { Hono } from 'hono';
+import type { ExplainRequest } from '../explain-decision.js';
 
 export interface AdminDeps {
   /** True once a snapshot (or the cache file) is applied. */
@@ -9,8 +10,8 @@ export interface AdminDeps {
   configDump(): unknown;
   /** Per service port: endpoints, their state and counters. */
   clusters(): unknown;
-  /** How a request to this URL would be routed. */
-  explain(url: URL): unknown;
+  /** How a request to this URL, with these headers and client address, would be routed. */
+  explain(url: URL, request: ExplainRequest): unknown;
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -29,7 +30,14 @@ export function adminApp(deps: AdminDeps): Hono {
     } catch {
       return c.json({ error: `not a URL: ${raw}` }, 400);
     }
-    return c.json(deps.explain(url) as object);
+    const headers: Record<string, string> = {};
+    for (const header of c.req.queries('header') ?? []) {
+      const colon = header.indexOf(':');
+      if (colon <= 0) return c.json({ error: `header "${header}" is not name:value` }, 400);
+      headers[header.slice(0, colon).trim().toLowerCase()] = header.slice(colon + 1).trim();
+    }
+    const client = c.req.query('client');
+    return c.json(deps.explain(url, client ? { headers, client } : { headers }) as object);
   });
   app.get('/metrics', async (c) => {
     const { contentType, body } = await deps.metrics();

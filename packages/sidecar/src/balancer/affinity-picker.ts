@@ -32,6 +32,11 @@ export class AffinityPicker implements SessionAffinity {
     return picked;
   }
 
+  /** The endpoint `clientIp`'s next request would keep (an affinity hit), or undefined; changes nothing. */
+  peek(clientIp: string): Target | undefined {
+    return this.table.peek(clientIp, (key) => this.results.has(key));
+  }
+
   /** Drops the table's entries on targets of `previous` that this picker no longer offers. */
   forgetLeft(previous: AffinityPicker | undefined): void {
     if (previous === undefined) return;

@@ -155,6 +155,19 @@ describe('ClientIpAffinity', () => {
     expect(normalizeClientIp('::ffff:abcd')).toBe('::ffff:abcd');
   });
 
+  it('peek answers as lookup would without refreshing or dropping the entry', () => {
+    const clock = fakeClock();
+    const table = new ClientIpAffinity(clock, { timeoutSeconds: 10 });
+    table.remember('192.168.1.10', a);
+    clock.t += 9_000;
+    expect(table.peek('::ffff:192.168.1.10', () => true)).toBe(a);
+    expect(table.peek('192.168.1.10', (key) => key !== a.key)).toBeUndefined();
+    expect(table.size).toBe(1); // not dropped for being unusable
+    clock.t += 1_000; // a lookup would have refreshed the entry; a peek did not
+    expect(table.peek('192.168.1.10', () => true)).toBeUndefined();
+    expect(table.peek('192.168.1.99', () => true)).toBeUndefined();
+  });
+
   it('clear forgets everything', () => {
     const table = new ClientIpAffinity(fakeClock());
     table.remember('10.0.0.9', a);

@@ -83,6 +83,16 @@ export class ClientIpAffinity {
     return entry.target;
   }
 
+  /**
+   * What `lookup` would answer, without touching the entry (no refresh, no drop): for
+   * explaining a request without changing where later ones go.
+   */
+  peek(clientIp: string, usable: (targetKey: string) => boolean): Target | undefined {
+    const entry = this.entries.get(normalizeClientIp(clientIp));
+    if (entry === undefined || this.clock.now() - entry.lastSeen >= this.timeoutMs || !usable(entry.target.key)) return undefined;
+    return entry.target;
+  }
+
   /** Records that `clientIp` was sent to `target` (after a miss). Evicts the LRU entry when full. */
   remember(clientIp: string, target: Target): void {
     const ip = normalizeClientIp(clientIp);
