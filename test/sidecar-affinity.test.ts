@@ -1,6 +1,9 @@
 // Sticky endpoint selection through the sidecar process: ClientIP session affinity across a
 // scale-up, header hashing (ring hash), and internalTrafficPolicy Local. Each case has its own
 // manifest directory, control plane and sidecar, so they cannot interfere.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eventually, startBackend } from '@skein/testkit';
 import { curl, setUp, startSidecarProcess, WebWorld } from './support/sidecar.js';
@@ -53,6 +56,28 @@ describe('header hash (ring-hash, skein.io/hash-key: header:x-user)', () => {
       podOf[user] = Object.keys(byPod)[0]!;
     }
     expect(new Set(Object.values(podOf)).size).toBeGreaterThanOrEqual(2);
+    // The admin API names the pod a user goes to.
+    const explain = (await (await fetch(`${sidecar().admin}/explain?url=http://web.demo/&header=x-user:user-3`)).json()) as { decision: { endpoint: string; by: string } };
+    expect(explain.decision.by).toBe('hash');
+    expect(world.backends.filter((b) => explain.decision.endpoint === `${b.address}:${b.port}`).map((b) => b.name)).toEqual([podOf['user-3']]);
+  });
+});
+
+describe('cookie hash (maglev, skein.io/hash-key: cookie:session)', () => {
+  const world = new WebWorld({ 'skein.io/load-balancer': 'maglev', 'skein.io/hash-key': 'cookie:session' });
+  const { sidecar } = setUp(world);
+
+  it('gives a client without the cookie one, which keeps it on one pod (curl with a cookie jar)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skein-cookies-'));
+    const podOf: string[] = [];
+    for (let c = 0; c < 8; c++) {
+      const jar = join(dir, `client-${c}.txt`);
+      const { byPod, failures } = await spread(sidecar().proxy, 5, ['-c', jar, '-b', jar]);
+      expect(failures).toBe(0);
+      expect(Object.keys(byPod), jar).toHaveLength(1);
+      podOf.push(Object.keys(byPod)[0]!);
+    }
+    expect(new Set(podOf).size).toBeGreaterThanOrEqual(2);
   });
 });
 

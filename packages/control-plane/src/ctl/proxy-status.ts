@@ -11,6 +11,8 @@ export interface ProxyStatusRow {
   services: { state: SyncState; version: string | null; nack: string | null };
   endpoints: { state: SyncState; version: string | null; nack: string | null };
   agentVersion: string;
+  /** Where the proxy's admin API answers (for config-dump and explain); '' when it reports none. */
+  adminAddress: string;
 }
 
 /** NACKED while the newest version sent is the one the proxy rejected; SYNCED once it ACKs the current one. */
@@ -37,6 +39,7 @@ export function proxyStatusRows(proxies: readonly SubscriberJson[]): ProxyStatus
     services: typeCell(p.types[TYPE_SERVICE]),
     endpoints: typeCell(p.types[TYPE_ENDPOINT_GROUP]),
     agentVersion: p.node?.agentVersion || '-',
+    adminAddress: p.node?.adminAddress ?? '',
   })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -50,8 +53,8 @@ export function formatTable(header: readonly string[], rows: ReadonlyArray<reado
 export function formatProxyStatus(rows: readonly ProxyStatusRow[]): string {
   const cell = (c: ProxyStatusRow['services']): string => (c.version ? `${c.state} (${c.version.slice(0, 8)})` : c.state);
   const table = formatTable(
-    ['NAME', 'POD', 'NODE', 'SERVICES', 'ENDPOINTS', 'VERSION'],
-    rows.map((r) => [r.name, r.pod, r.node, cell(r.services), cell(r.endpoints), r.agentVersion]),
+    ['NAME', 'POD', 'NODE', 'SERVICES', 'ENDPOINTS', 'VERSION', 'ADMIN'],
+    rows.map((r) => [r.name, r.pod, r.node, cell(r.services), cell(r.endpoints), r.agentVersion, r.adminAddress || '-']),
   );
   const nacks = rows.flatMap((r) => [r.services, r.endpoints].filter((c) => c.nack).map((c) => `${r.name}: NACK: ${c.nack}`));
   return nacks.length > 0 ? `${table}\n${nacks.join('\n')}\n` : table;

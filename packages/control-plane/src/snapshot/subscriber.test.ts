@@ -25,6 +25,7 @@ function snapshotOf(names: string[], ips: Record<string, string> = {}, previous?
 const NODE = {
   id: 'sidecar~10.1.0.7~web-1.default', podName: 'web-1', namespace: 'default', nodeName: 'node-a',
   locality: { region: 'eu', zone: 'eu-1a' }, agentVersion: '0.1.0', token: 'secret-token', labels: { app: 'web' },
+  adminAddress: '10.1.0.7:15000',
 };
 
 const req = (fields: DiscoveryRequestInit) => pb.DiscoveryRequest.create(fields);
@@ -264,7 +265,7 @@ describe('SubscriberState: toJSON', () => {
     const s = subscriber(sotw({ resourceNames: ['default/*'] }));
     s.nextResponse(TYPE_SERVICE, snapshotOf(ALL));
     const json = s.toJSON();
-    expect(json.node).toEqual({ id: NODE.id, pod: 'web-1', namespace: 'default', nodeName: 'node-a', locality: { region: 'eu', zone: 'eu-1a' }, agentVersion: '0.1.0' });
+    expect(json.node).toEqual({ id: NODE.id, pod: 'web-1', namespace: 'default', nodeName: 'node-a', locality: { region: 'eu', zone: 'eu-1a' }, agentVersion: '0.1.0', adminAddress: '10.1.0.7:15000' });
     expect(JSON.stringify(json)).not.toContain('secret-token');
     expect(json.connectedAt).toBe(1000);
     expect(json.types[TYPE_SERVICE]).toMatchObject({ mode: 'sotw', subscriptions: ['default/*'], pendingNonce: '1', ackedVersion: null, synced: false });

@@ -20,6 +20,8 @@ export interface NodeIdentity {
   readonly nodeName: string;
   readonly locality: { readonly region: string; readonly zone: string };
   readonly agentVersion: string;
+  /** host:port of the proxy's admin API, as the proxy reported it; empty when it has none. */
+  readonly adminAddress: string;
 }
 
 export interface NackRecord {
@@ -296,7 +298,7 @@ function identityOf(node: NonNullable<DiscoveryRequest['node']>): NodeIdentity {
   return {
     id: node.id ?? '', pod: node.podName ?? '', namespace: node.namespace ?? '', nodeName: node.nodeName ?? '',
     locality: { region: node.locality?.region ?? '', zone: node.locality?.zone ?? '' },
-    agentVersion: node.agentVersion ?? '',
+    agentVersion: node.agentVersion ?? '', adminAddress: node.adminAddress ?? '',
   };
 }
 

@@ -25,6 +25,7 @@ export namespace skein {
             labels?: ({ [k: string]: string }|null);
             agentVersion?: (string|null);
             token?: (string|null);
+            adminAddress?: (string|null);
         }
 
         class Node implements INode {
@@ -37,6 +38,7 @@ export namespace skein {
             public labels: { [k: string]: string };
             public agentVersion: string;
             public token: string;
+            public adminAddress: string;
             public static create(properties?: skein.v1.INode): skein.v1.Node;
             public static encode(m: skein.v1.INode, w?: $protobuf.Writer): $protobuf.Writer;
             public static decode(r: ($protobuf.Reader|Uint8Array), l?: number): skein.v1.Node;

@@ -109,6 +109,7 @@ export const skein = $root.skein = (() => {
              * @property {Object.<string,string>|null} [labels] Node labels
              * @property {string|null} [agentVersion] Node agentVersion
              * @property {string|null} [token] Node token
+             * @property {string|null} [adminAddress] Node adminAddress
              */
 
             /**
@@ -192,6 +193,14 @@ export const skein = $root.skein = (() => {
             Node.prototype.token = "";
 
             /**
+             * Node adminAddress.
+             * @member {string} adminAddress
+             * @memberof skein.v1.Node
+             * @instance
+             */
+            Node.prototype.adminAddress = "";
+
+            /**
              * Creates a new Node instance using the specified properties.
              * @function create
              * @memberof skein.v1.Node
@@ -238,6 +247,8 @@ export const skein = $root.skein = (() => {
                     w.uint32(58).string(m.agentVersion);
                 if (m.token != null && Object.hasOwnProperty.call(m, "token"))
                     w.uint32(66).string(m.token);
+                if (m.adminAddress != null && Object.hasOwnProperty.call(m, "adminAddress"))
+                    w.uint32(74).string(m.adminAddress);
                 return w;
             };
 
@@ -334,6 +345,10 @@ export const skein = $root.skein = (() => {
                             m.token = r.string();
                             break;
                         }
+                    case 9: {
+                            m.adminAddress = r.string();
+                            break;
+                        }
                     default:
                         r.skipType(t & 7, n);
                         break;
@@ -402,6 +417,10 @@ export const skein = $root.skein = (() => {
                     if (!$util.isString(m.token))
                         return "token: string expected";
                 }
+                if (m.adminAddress != null && Object.hasOwnProperty.call(m, "adminAddress")) {
+                    if (!$util.isString(m.adminAddress))
+                        return "adminAddress: string expected";
+                }
                 return null;
             };
 
@@ -456,6 +475,9 @@ export const skein = $root.skein = (() => {
                 if (d.token != null) {
                     m.token = String(d.token);
                 }
+                if (d.adminAddress != null) {
+                    m.adminAddress = String(d.adminAddress);
+                }
                 return m;
             };
 
@@ -487,6 +509,7 @@ export const skein = $root.skein = (() => {
                     d.locality = null;
                     d.agentVersion = "";
                     d.token = "";
+                    d.adminAddress = "";
                 }
                 if (m.id != null && Object.hasOwnProperty.call(m, "id")) {
                     d.id = m.id;
@@ -517,6 +540,9 @@ export const skein = $root.skein = (() => {
                 }
                 if (m.token != null && Object.hasOwnProperty.call(m, "token")) {
                     d.token = m.token;
+                }
+                if (m.adminAddress != null && Object.hasOwnProperty.call(m, "adminAddress")) {
+                    d.adminAddress = m.adminAddress;
                 }
                 return d;
             };

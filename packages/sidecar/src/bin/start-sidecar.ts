@@ -9,7 +9,7 @@ import { CacheFile } from '../discovery/cache-file.js';
 import { HttpDiscoveryClient } from '../discovery/http-discovery-client.js';
 import { MeshConfig } from '../discovery/mesh-config.js';
 import { XdsClient } from '../discovery/xds-client.js';
-import { AGENT_VERSION, type NodeIdentity } from '../identity.js';
+import { AGENT_VERSION, advertisedAdminAddress, type NodeIdentity } from '../identity.js';
 import type { Logger } from '../logger.js';
 import { InboundProxy } from '../proxy/inbound-proxy.js';
 import { OutboundProxy } from '../proxy/outbound-proxy.js';
@@ -26,7 +26,9 @@ export interface RunningSidecar {
 }
 
 export async function startSidecar(cfg: SidecarConfig, log: Logger): Promise<RunningSidecar> {
-  const identity: NodeIdentity = {
+  // The Node sent to the control plane carries the admin API's bound address, known only once
+  // it listens: the identity is completed and the discovery clients created after that.
+  let identity: NodeIdentity = {
     id: `${cfg.podName}.${cfg.namespace}`, podName: cfg.podName, namespace: cfg.namespace, podIp: cfg.podIp,
     nodeName: cfg.nodeName, zone: cfg.zone, region: cfg.region,
   };
@@ -36,12 +38,7 @@ export async function startSidecar(cfg: SidecarConfig, log: Logger): Promise<Run
     const loaded = await cache.load();
     log.info({ path: cfg.cacheFile, ...loaded }, loaded.loaded ? 'config loaded from the cache file' : 'no usable cache file');
   }
-  const xds = cfg.controlPlane
-    ? new XdsClient({ address: cfg.controlPlane, identity, config, scope: cfg.discoveryScope, logger: log })
-    : undefined;
-  const http = !xds && cfg.snapshotUrl
-    ? new HttpDiscoveryClient({ url: cfg.snapshotUrl, config, ...(cfg.discoveryScope === 'all' ? {} : { namespaces: [cfg.namespace] }), logger: log })
-    : undefined;
+  const discovery: { xds: XdsClient | undefined; http: HttpDiscoveryClient | undefined } = { xds: undefined, http: undefined };
   const dataplane = createDataplane(config, {
     namespace: cfg.namespace, clusterDomain: cfg.clusterDomain, outboundPolicy: cfg.outboundPolicy,
     nodeName: cfg.nodeName, zone: cfg.zone, region: cfg.region,
@@ -50,7 +47,7 @@ export async function startSidecar(cfg: SidecarConfig, log: Logger): Promise<Run
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   new Gauge({ name: 'skein_sidecar_config_ready', help: '1 once a config (snapshot or cache file) is applied', registers: [registry], collect() { this.set(config.ready ? 1 : 0); } });
-  new Gauge({ name: 'skein_sidecar_xds_connected', help: '1 while the discovery stream is connected', registers: [registry], collect() { this.set(xds?.status().connected || http?.status().connected ? 1 : 0); } });
+  new Gauge({ name: 'skein_sidecar_xds_connected', help: '1 while the discovery stream is connected', registers: [registry], collect() { this.set(discovery.xds?.status().connected || discovery.http?.status().connected ? 1 : 0); } });
   new Gauge({ name: 'skein_sidecar_info', help: 'Sidecar build and identity', labelNames: ['version', 'namespace', 'pod'] as const, registers: [registry], collect() { this.set({ version: AGENT_VERSION, namespace: cfg.namespace, pod: cfg.podName }, 1); } });
 
   const outbound = new OutboundProxy({ dataplane, logger: log, podIp: cfg.podIp || undefined });
@@ -71,22 +68,35 @@ export async function startSidecar(cfg: SidecarConfig, log: Logger): Promise<Run
 
   const app = adminApp({
     ready: () => config.ready,
-    configDump: () => ({
-      identity: { ...identity, token: undefined },
-      discovery: xds ? { type: 'grpc', address: cfg.controlPlane, ...xds.status() } : http ? { type: 'http', url: cfg.snapshotUrl, ...http.status() } : { type: 'cache-only' },
-      config: config.toJSON(),
-    }),
+    configDump: () => {
+      const { xds, http } = discovery;
+      return {
+        identity: { ...identity, token: undefined },
+        discovery: xds ? { type: 'grpc', address: cfg.controlPlane, ...xds.status() } : http ? { type: 'http', url: cfg.snapshotUrl, ...http.status() } : { type: 'cache-only' },
+        config: config.toJSON(),
+      };
+    },
     clusters: () => ({ clusters: dataplane.clusters(), traffic: outbound.stats() }),
-    explain: (url) => dataplane.explain(url.hostname, url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80),
+    // A request without ?client= comes from the app in this pod, as the proxy sees it.
+    explain: (url, request) => dataplane.explain(url.hostname, url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80,
+      { ...request, client: request.client ?? (cfg.podIp || undefined) }),
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   });
   const admin = await listenHttp(app.fetch, cfg.adminAddress, cfg.adminPort);
   const adminPort = (admin.address() as AddressInfo).port;
+  identity = { ...identity, adminAddress: advertisedAdminAddress(cfg.adminAddress, adminPort, cfg.podIp) };
+  discovery.xds = cfg.controlPlane
+    ? new XdsClient({ address: cfg.controlPlane, identity, config, scope: cfg.discoveryScope, logger: log })
+    : undefined;
+  discovery.http = !discovery.xds && cfg.snapshotUrl
+    ? new HttpDiscoveryClient({ url: cfg.snapshotUrl, config, ...(cfg.discoveryScope === 'all' ? {} : { namespaces: [cfg.namespace] }), logger: log })
+    : undefined;
+  const { xds, http } = discovery;
 
   cache?.start();
   xds?.start();
   http?.start();
-  log.info({ outboundPort, adminPort, inboundPort, serviceListenerPorts, controlPlane: cfg.controlPlane ?? cfg.snapshotUrl ?? null }, 'listening');
+  log.info({ outboundPort, adminPort, adminAddress: identity.adminAddress, inboundPort, serviceListenerPorts, controlPlane: cfg.controlPlane ?? cfg.snapshotUrl ?? null }, 'listening');
 
   let closing: Promise<void> | undefined;
   return {

@@ -14,7 +14,7 @@ import { XdsClient, type DiscoveryScope } from './xds-client.js';
 
 const identity: NodeIdentity = {
   id: 'client-1.demo', podName: 'client-1', namespace: 'demo', podIp: '10.1.0.5', nodeName: 'node-a',
-  zone: 'zone-a', region: 'region-1', labels: { app: 'client' }, token: 'secret-token',
+  zone: 'zone-a', region: 'region-1', labels: { app: 'client' }, token: 'secret-token', adminAddress: '10.1.0.5:15000',
 };
 
 const svc = (name: string): EncodedResource => encodeResource(TYPE_SERVICE, name, {
@@ -56,6 +56,7 @@ describe('XdsClient (scripted server)', () => {
     expect(first!.node).toMatchObject({
       id: 'client-1.demo', podName: 'client-1', namespace: 'demo', nodeName: 'node-a',
       locality: { zone: 'zone-a', region: 'region-1' }, labels: { app: 'client' }, token: 'secret-token',
+      adminAddress: '10.1.0.5:15000',
     });
     expect(first!.node!.agentVersion).not.toBe('');
     expect(second!.node).toBeFalsy();

@@ -92,7 +92,7 @@ export class XdsClient {
     this.node = {
       id: identity.id, podName: identity.podName, namespace: identity.namespace, nodeName: identity.nodeName,
       locality: { zone: identity.zone, region: identity.region }, labels: { ...identity.labels },
-      agentVersion: AGENT_VERSION, token: identity.token ?? '',
+      agentVersion: AGENT_VERSION, token: identity.token ?? '', adminAddress: identity.adminAddress ?? '',
     };
     this.channelOptions = {
       'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
