@@ -6,7 +6,7 @@ export type { NodeIdentity } from './identity.js';
 export type { Logger } from './logger.js';
 export { createMesh, type Mesh, type MeshOptions, type MeshFetch } from './library/create-mesh.js';
 export { MeshDispatcher, type MeshDispatcherOptions } from './library/mesh-dispatcher.js';
-export { MeshError, ERR_NOT_READY, ERR_CLOSED, ERR_BAD_TARGET } from './library/mesh-error.js';
+export { MeshError, ERR_NOT_READY, ERR_CLOSED, ERR_BAD_TARGET, ERR_TIMEOUT } from './library/mesh-error.js';
 export { DEFAULT_GRPC_SCHEME, type MeshGrpc } from './library/grpc-resolver.js';
 export { StaticDataplane, type StaticEntry, type StaticDataplaneOptions } from './library/static-dataplane.js';
 export type { DiscoveryScope } from './discovery/xds-client.js';

@@ -1,17 +1,17 @@
 // Library mode's request path: an undici Dispatcher that resolves each request's origin
 // through the data plane and sends it straight to a chosen endpoint (no proxy hop):
-// resolve -> pick -> endpoint pool, with connect failures retried on another endpoint.
+// resolve -> pick -> endpoint pool; a service request's attempts, retries and timeout are
+// service-request.ts's.
 // Give it to undici's request()/fetch()/setGlobalDispatcher(), or use createMesh().fetch.
-import { Readable } from 'node:stream';
 import { Dispatcher, type Pool } from 'undici';
-import { requestCounterOf } from '../balancer/request-counter.js';
-import { requestHash } from '../balancer/request-hash.js';
-import type { AttemptOutcome, Dataplane, Destination, RequestCounter, Target } from '../dataplane.js';
+import type { Dataplane, Destination } from '../dataplane.js';
 import { noopLogger, type Logger } from '../logger.js';
-import { attemptHandler, failRequest, type AttemptObserver } from './attempt-handler.js';
+import { RetryBudget } from '../proxy/retry-policy.js';
+import { failRequest } from './attempt-handler.js';
 import { EndpointPools } from './endpoint-pools.js';
 import { ERR_CLOSED, MeshError } from './mesh-error.js';
-import { parseOrigin, withHostHeader, endpointOrigin, headerValue, type RequestOrigin } from './request-origin.js';
+import { parseOrigin, withHostHeader, endpointOrigin, type RequestOrigin } from './request-origin.js';
+import { ServiceRequest, type RouteContext } from './service-request.js';
 import { currentTargetKeys } from './service-targets.js';
 
 export interface MeshDispatcherOptions {
@@ -30,27 +30,6 @@ export interface MeshDispatcherOptions {
   logger?: Logger;
 }
 
-/**
- * Failures where the request never reached the endpoint, so another endpoint may take it
- * (Envoy's `connect-failure` retry condition; ARCHITECTURE section 5).
- */
-const CONNECT_ERRORS = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'ETIMEDOUT',
-  'EADDRNOTAVAIL', 'EPIPE', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET',
-]);
-const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
-
-type ServiceDestination = Extract<Destination, { type: 'service' }>;
-
-/** What a ServiceRequest needs from its dispatcher. */
-interface RouteContext {
-  readonly dataplane: Dataplane;
-  readonly pools: EndpointPools;
-  readonly logger: Logger;
-  readonly connectRetries: number;
-  readonly sourceAddress: string | undefined;
-  isClosed(): boolean;
-}
 type DispatchOptions = Dispatcher.DispatchOptions;
 type Handler = Dispatcher.DispatchHandler;
 
@@ -67,6 +46,8 @@ export class MeshDispatcher extends Dispatcher {
   private readonly unsubscribe: () => void;
   /** Requests waiting for an on-demand name; close() lets them go first. */
   private readonly waiting = new Set<Promise<void>>();
+  /** One retry budget per service ("<namespace>/<name>"), as the sidecar keeps them. */
+  private readonly budgets = new Map<string, RetryBudget>();
   private closed = false;
   private destroyed = false;
 
@@ -76,7 +57,8 @@ export class MeshDispatcher extends Dispatcher {
     this.pools = new EndpointPools(options.pool);
     this.context = {
       dataplane: this.dataplane, pools: this.pools, logger: options.logger ?? noopLogger,
-      connectRetries: options.connectRetries ?? 2, sourceAddress: options.sourceAddress || undefined, isClosed: () => this.closed,
+      connectRetries: options.connectRetries ?? 2, sourceAddress: options.sourceAddress || undefined,
+      retryBudget: (service) => this.retryBudget(service), isClosed: () => this.closed,
     };
     this.unknownNameWaitMs = options.unknownNameWaitMs ?? 2000;
     this.unsubscribe = this.dataplane.onChange(() => this.sweepPools());
@@ -121,6 +103,16 @@ export class MeshDispatcher extends Dispatcher {
       destination = this.dataplane.resolve(origin.hostname, origin.port);
     }
     return destination;
+  }
+
+  /** The retry budget of `service` ("<namespace>/<name>"): its counters, for tests and diagnostics. */
+  retryBudget(service: string): RetryBudget {
+    let budget = this.budgets.get(service);
+    if (!budget) {
+      budget = new RetryBudget();
+      this.budgets.set(service, budget);
+    }
+    return budget;
   }
 
   /** Keys of the open endpoint pools, for tests and diagnostics. */
@@ -192,121 +184,8 @@ export class MeshDispatcher extends Dispatcher {
         return;
       }
       case 'service':
-        new ServiceRequest(this.context, options, handler, origin, destination).attempt();
+        new ServiceRequest(this.context, options, handler, origin, destination).start();
     }
-  }
-}
-
-/** One request to a mesh service: its attempts, the endpoints tried, and what it reports. */
-class ServiceRequest implements AttemptObserver {
-  private readonly tried = new Set<string>();
-  private readonly poolOptions: DispatchOptions;
-  /** The request's hash for hashing pickers (`skein.io/hash-key`), computed once. */
-  private readonly hash: number | undefined;
-  /** The current picker's outstanding-request counter (least request), if it has one. */
-  private load: RequestCounter | undefined;
-  private retries = 0;
-  private target!: Target;
-  private isStarted = false;
-  private reported = false;
-  /** An attempt was counted as started and not yet as finished. */
-  private counting = false;
-
-  constructor(
-    private readonly context: RouteContext,
-    options: DispatchOptions,
-    private readonly handler: Handler,
-    private readonly origin: RequestOrigin,
-    private destination: ServiceDestination,
-  ) {
-    this.poolOptions = { ...options, headers: withHostHeader(options.headers, origin.authority) };
-    const headers = this.poolOptions.headers;
-    this.hash = destination.hashKey === undefined
-      ? undefined
-      : requestHash(destination.hashKey, (name) => headerValue(headers, name), context.sourceAddress);
-    this.load = requestCounterOf(destination.picker);
-  }
-
-  /** Picks an endpoint (avoiding those tried) and sends the request to its pool. */
-  attempt(): void {
-    const exclude = this.tried.size > 0 ? this.tried : undefined;
-    const clientIp = this.destination.affinity === undefined ? undefined : this.context.sourceAddress;
-    // ClientIP affinity keys on this pod's IP: every request of this process is one client.
-    const picked = clientIp !== undefined ? this.destination.affinity!.pick(clientIp, exclude, this.hash) : this.destination.picker.pick(exclude, this.hash);
-    if (picked.type === 'fail') {
-      failRequest(this.handler, MeshError.from(picked.error));
-      return;
-    }
-    this.send(picked.target);
-  }
-
-  started(): void {
-    this.isStarted = true;
-  }
-
-  responded(statusCode: number): void {
-    if (statusCode >= 500) this.report('http-5xx');
-  }
-
-  completed(): void {
-    this.finish();
-    this.report('success');
-  }
-
-  failed(error: Error): boolean {
-    this.finish();
-    const code = (error as { code?: unknown }).code;
-    if (this.isStarted || typeof code !== 'string' || !CONNECT_ERRORS.has(code)) {
-      this.report(typeof code === 'string' && TIMEOUTS.has(code) ? 'timeout' : 'reset');
-      return false;
-    }
-    this.report('connect-error');
-    this.tried.add(this.target.key);
-    const { connectRetries, logger, dataplane } = this.context;
-    if (this.context.isClosed() || this.retries >= connectRetries || !this.replayable()) return false;
-    // Re-resolve: the config may have changed since the first pick (the failed endpoint may be gone).
-    const destination = dataplane.resolve(this.origin.hostname, this.origin.port);
-    if (destination.type !== 'service') return false;
-    const sourceAddress = destination.affinity === undefined ? undefined : this.context.sourceAddress;
-    const next = sourceAddress !== undefined ? destination.affinity!.pick(sourceAddress, this.tried, this.hash) : destination.picker.pick(this.tried, this.hash);
-    if (next.type === 'fail' || this.tried.has(next.target.key)) return false;
-    logger.debug({ service: destination.service, failed: this.target.key, next: next.target.key, code }, 'library: connect failed, retrying on another endpoint');
-    if (destination !== this.destination) this.load = requestCounterOf(destination.picker);
-    this.destination = destination;
-    this.retries++;
-    // Not from inside the failing pool's callback.
-    queueMicrotask(() => this.send(next.target));
-    return true;
-  }
-
-  private send(target: Target): void {
-    this.target = target;
-    this.reported = false;
-    if (this.load !== undefined) {
-      this.load.started(target);
-      this.counting = true;
-    }
-    const pool = this.context.pools.forTarget(this.origin.protocol, target, this.origin.hostname, this.origin.port);
-    pool.dispatch({ ...this.poolOptions, origin: endpointOrigin(this.origin.protocol, target.address, target.port) }, attemptHandler(this.handler, this));
-  }
-
-  /** Ends the current attempt's outstanding count, once (completed, failed, aborted). */
-  private finish(): void {
-    if (!this.counting) return;
-    this.counting = false;
-    this.load!.finished(this.target);
-  }
-
-  private report(outcome: AttemptOutcome): void {
-    if (this.reported) return;
-    this.reported = true;
-    this.context.dataplane.report(this.destination.service, this.target, outcome);
-  }
-
-  /** A failed connect leaves the body unread; a stream something else already read cannot be sent again. */
-  private replayable(): boolean {
-    const body = this.poolOptions.body;
-    return !(body instanceof Readable) || (!body.destroyed && !body.readableDidRead);
   }
 }
 

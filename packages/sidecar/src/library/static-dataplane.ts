@@ -9,8 +9,16 @@ import type { OutboundPolicy } from '../routing/router.js';
 
 /** What one `host:port` names. */
 export type StaticEntry =
-  /** A service: round robin over these endpoints (an empty list fails with SKEIN_ERR_NO_ENDPOINT). */
-  | { readonly endpoints: ReadonlyArray<{ readonly address: string; readonly port: number }>; readonly service?: string }
+  /**
+   * A service: round robin over these endpoints (an empty list fails with SKEIN_ERR_NO_ENDPOINT),
+   * with the request policy a Service's `skein.io/retries` and `skein.io/timeout` would give.
+   */
+  | {
+    readonly endpoints: ReadonlyArray<{ readonly address: string; readonly port: number }>;
+    readonly service?: string;
+    readonly retries?: number;
+    readonly timeoutMs?: number;
+  }
   /** Connect to host:port as given. */
   | { readonly direct: { readonly host: string; readonly port: number } }
   /** Refuse with this error. */
@@ -83,5 +91,9 @@ function toDestination(name: string, entry: StaticEntry): Destination {
     // A fixed start, so tests see the same order every run.
     : new RoundRobinPicker(entry.endpoints.map((e) => ({ ...e, weight: 1 })), () => 0);
   const servicePort = Number(name.slice(name.lastIndexOf(':') + 1));
-  return { type: 'service', service, servicePort, portName: '', appProtocol: 'http', picker };
+  return {
+    type: 'service', service, servicePort, portName: '', appProtocol: 'http', picker,
+    ...(entry.retries !== undefined ? { retries: entry.retries } : {}),
+    ...(entry.timeoutMs !== undefined ? { timeoutMs: entry.timeoutMs } : {}),
+  };
 }

@@ -1,0 +1,343 @@
+// One request of library mode to a mesh service, across its attempts: picks an endpoint,
+// retries on another one, times out, and reports each attempt. It follows the policy of the
+// sidecar's HTTP/1.1 proxy (proxy/http-exchange.ts, proxy/retry-policy.ts):
+// - a failed connect (the request never left) is retried on another endpoint, `connectRetries` times;
+// - `skein.io/retries: N` retries an idempotent request without a body that got 502/503/504 or
+//   whose connection was reset before the response head, on an endpoint not yet tried, up to N
+//   times, within the service's retry budget (Envoy's: max(3, 20% of active) retrying at once);
+// - `skein.io/timeout` bounds the request from dispatch to the end of its response, across attempts.
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { requestCounterOf } from '../balancer/request-counter.js';
+import { requestHash } from '../balancer/request-hash.js';
+import type { AttemptOutcome, Dataplane, Destination, PickResult, RequestCounter, Target } from '../dataplane.js';
+import type { Logger } from '../logger.js';
+import { isIdempotent, isRetryableStatus, type RetryBudget } from '../proxy/retry-policy.js';
+import { callerOf, type AttemptObserver, type Caller } from './attempt-handler.js';
+import type { EndpointPools } from './endpoint-pools.js';
+import { ERR_CLOSED, ERR_TIMEOUT, MeshError } from './mesh-error.js';
+import { endpointOrigin, headerValue, withHostHeader, type RequestOrigin } from './request-origin.js';
+
+export type ServiceDestination = Extract<Destination, { type: 'service' }>;
+type DispatchOptions = Dispatcher.DispatchOptions;
+
+/**
+ * Failures where the request never reached the endpoint, so another endpoint may take it
+ * (Envoy's `connect-failure` retry condition; ARCHITECTURE section 5).
+ */
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'ETIMEDOUT',
+  'EADDRNOTAVAIL', 'EPIPE', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET',
+]);
+/** The connection closed under a request that was sent (Envoy's `reset` retry condition). */
+const RESETS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+/** What a ServiceRequest needs from its dispatcher. */
+export interface RouteContext {
+  readonly dataplane: Dataplane;
+  readonly pools: EndpointPools;
+  readonly logger: Logger;
+  readonly connectRetries: number;
+  readonly sourceAddress: string | undefined;
+  /** The retry budget of `service` ("<namespace>/<name>"), shared by its requests. */
+  retryBudget(service: string): RetryBudget;
+  isClosed(): boolean;
+}
+
+/** A request to a mesh service: its attempts, the endpoints tried, its budget and timer. */
+export class ServiceRequest {
+  private readonly caller: Caller;
+  private readonly tried = new Set<string>();
+  private readonly poolOptions: DispatchOptions;
+  /** The request's hash for hashing pickers (`skein.io/hash-key`), computed once. */
+  private readonly hash: number | undefined;
+  private readonly budget: RetryBudget;
+  private connectRetriesLeft: number;
+  /** `skein.io/retries` left: 0 unless the request is idempotent and has no body. */
+  private policyRetriesLeft: number;
+  /** Counted in the budget's `retrying`, from the first policy retry to the end. */
+  private inRetry = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** The attempt that speaks for the request; undefined between attempts and once it was left. */
+  private attempt: Attempt | undefined;
+  /** The caller has the response head: from here on nothing is retried. */
+  private responding = false;
+  /** The caller has heard the end (response end, upgrade or error). */
+  private ended = false;
+
+  constructor(
+    private readonly context: RouteContext,
+    options: DispatchOptions,
+    handler: Dispatcher.DispatchHandler,
+    private readonly origin: RequestOrigin,
+    private destination: ServiceDestination,
+  ) {
+    this.caller = callerOf(handler, (reason) => this.abort(reason));
+    this.poolOptions = { ...options, headers: withHostHeader(options.headers, origin.authority) };
+    const headers = this.poolOptions.headers;
+    this.hash = destination.hashKey === undefined
+      ? undefined
+      : requestHash(destination.hashKey, (name) => headerValue(headers, name), context.sourceAddress);
+    this.connectRetriesLeft = context.connectRetries;
+    const retryable = isIdempotent(options.method) && isEmpty(options.body) && !options.upgrade;
+    this.policyRetriesLeft = retryable ? destination.retries ?? 0 : 0;
+    this.budget = context.retryBudget(destination.service);
+    this.budget.active++;
+    const timeoutMs = destination.timeoutMs;
+    if (timeoutMs !== undefined && timeoutMs > 0) this.timer = setTimeout(() => this.timeOut(timeoutMs), timeoutMs);
+  }
+
+  /** Sends the first attempt. */
+  start(): void {
+    const picked = pick(this.destination, this.context.sourceAddress, undefined, this.hash);
+    if (picked.type === 'fail') {
+      this.fail(MeshError.from(picked.error));
+      return;
+    }
+    this.send(picked.target);
+  }
+
+  /** Whether the caller gets this attempt's 5xx, or the request tries another endpoint. */
+  onResponse(attempt: Attempt, statusCode: number): void {
+    if (isRetryableStatus(statusCode)) {
+      const next = this.policyRetry(attempt.target);
+      if (next !== undefined) {
+        this.context.logger.debug({ service: attempt.service, failed: attempt.target.key, next: next.key, status: statusCode }, 'library: gateway error, retrying on another endpoint');
+        // The failed answer must not reach the caller: abort the attempt, which closes its
+        // connection. Draining it instead (drop data, retry at its end) would keep the connection
+        // in the pool, but a body of unknown size can take as long as the request itself and
+        // holds the retry back, for a connection to an endpoint that just failed. The sidecar
+        // does the same (proxy/http-exchange.ts).
+        this.retry(next);
+        return;
+      }
+    }
+    this.responding = true;
+  }
+
+  onComplete(): void {
+    this.end();
+  }
+
+  /** The current attempt failed: retry it elsewhere, or end the request (the caller then hears the error). */
+  onFailure(attempt: Attempt, error: Error): void {
+    const code = (error as { code?: unknown }).code;
+    const known = typeof code === 'string' ? code : '';
+    let next: Target | undefined;
+    if (!attempt.isStarted && CONNECT_ERRORS.has(known)) {
+      attempt.report('connect-error');
+      next = this.connectRetry(attempt.target);
+    } else if (attempt.isStarted && !this.responding && RESETS.has(known)) {
+      attempt.report('reset');
+      next = this.policyRetry(attempt.target);
+    } else {
+      attempt.report(TIMEOUTS.has(known) ? 'timeout' : 'reset');
+    }
+    if (next === undefined) {
+      this.end();
+      return;
+    }
+    this.context.logger.debug({ service: attempt.service, failed: attempt.target.key, next: next.key, code }, 'library: attempt failed, retrying on another endpoint');
+    this.retry(next);
+  }
+
+  /** True while `attempt` speaks for the request. */
+  isCurrent(attempt: Attempt): boolean {
+    return this.attempt === attempt;
+  }
+
+  private send(target: Target): void {
+    // Timed out or aborted while the retry was on its way.
+    if (this.ended) return;
+    const attempt = new Attempt(this, this.context, target, this.destination.service, requestCounterOf(this.destination.picker));
+    this.attempt = attempt;
+    const pool = this.context.pools.forTarget(this.origin.protocol, target, this.origin.hostname, this.origin.port);
+    pool.dispatch({ ...this.poolOptions, origin: endpointOrigin(this.origin.protocol, target.address, target.port) }, this.caller.attempt(attempt));
+  }
+
+  private retry(next: Target): void {
+    this.leave(new Error('skein: superseded by a retry'));
+    // Not from inside the failing pool's callback. A dispatcher closed meanwhile has let go of
+    // its pools: a new one would never be closed.
+    queueMicrotask(() => {
+      if (this.context.isClosed()) this.fail(new MeshError(ERR_CLOSED, 'skein: the mesh dispatcher closed before a retry was sent'));
+      else this.send(next);
+    });
+  }
+
+  /** The endpoint for a connect retry, taking one, or undefined. */
+  private connectRetry(failed: Target): Target | undefined {
+    if (this.connectRetriesLeft <= 0 || !this.replayable()) return undefined;
+    const next = this.nextTarget(failed);
+    if (next !== undefined) this.connectRetriesLeft--;
+    return next;
+  }
+
+  /**
+   * The endpoint for a policy retry (`skein.io/retries`), or undefined: none left, the budget is
+   * spent, or no endpoint not yet tried. Takes one retry (and for the first, a place in the budget).
+   */
+  private policyRetry(failed: Target): Target | undefined {
+    if (this.policyRetriesLeft <= 0) return undefined;
+    if (!this.inRetry && !this.budget.allows()) {
+      this.budget.exhausted++;
+      this.context.logger.debug({ service: this.destination.service, active: this.budget.active, retrying: this.budget.retrying }, 'library: retry budget exhausted, not retrying');
+      return undefined;
+    }
+    const next = this.nextTarget(failed);
+    if (next === undefined) return undefined;
+    if (!this.inRetry) {
+      this.inRetry = true;
+      this.budget.retrying++;
+    }
+    this.policyRetriesLeft--;
+    return next;
+  }
+
+  /** An endpoint not yet tried, from the current config (the failed one may have left it). */
+  private nextTarget(failed: Target): Target | undefined {
+    this.tried.add(failed.key);
+    if (this.ended || this.context.isClosed()) return undefined;
+    const destination = this.context.dataplane.resolve(this.origin.hostname, this.origin.port);
+    if (destination.type !== 'service') return undefined;
+    const next = pick(destination, this.context.sourceAddress, this.tried, this.hash);
+    if (next.type === 'fail' || this.tried.has(next.target.key)) return undefined;
+    this.destination = destination;
+    return next.target;
+  }
+
+  /** The caller aborted: end the running attempt; nothing to report (the endpoint did no wrong). */
+  private abort(reason: Error): void {
+    if (this.ended) return;
+    this.leave(reason);
+    this.fail(reason);
+  }
+
+  /** `skein.io/timeout` passed before the response ended (headers awaited or body streaming). */
+  private timeOut(timeoutMs: number): void {
+    this.timer = undefined;
+    if (this.ended) return;
+    const error = new MeshError(ERR_TIMEOUT,
+      `skein: request to ${this.origin.hostname}:${String(this.origin.port)} (service ${this.destination.service}) timed out after ${String(timeoutMs)} ms`, 504);
+    this.attempt?.report('timeout');
+    this.context.logger.debug({ service: this.destination.service, target: this.attempt?.target.key, timeoutMs }, 'library: request timed out');
+    this.leave(error);
+    this.fail(error);
+  }
+
+  /** Ends the request with `error` for the caller, unless it has ended. */
+  private fail(error: Error): void {
+    if (this.ended) return;
+    this.end();
+    this.caller.fail(error);
+  }
+
+  /** Leaves the current attempt: it is aborted (now, or once it starts), its events go nowhere. */
+  private leave(reason: Error): void {
+    const attempt = this.attempt;
+    this.attempt = undefined;
+    attempt?.abandon(reason);
+  }
+
+  /** The request is over for the caller (exactly once): stop the timer, leave the budget. */
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.budget.active--;
+    if (this.inRetry) this.budget.retrying--;
+  }
+
+  /** A failed connect leaves the body unread; a stream something else already read cannot be sent again. */
+  private replayable(): boolean {
+    const body = this.poolOptions.body;
+    return !(body instanceof Readable) || (!body.destroyed && !body.readableDidRead);
+  }
+}
+
+/**
+ * One attempt on one endpoint: counted in least request from send to its end, reported to
+ * passive health exactly once, and abortable once undici has started it.
+ */
+class Attempt implements AttemptObserver {
+  isStarted = false;
+  private abortAttempt: ((reason: Error) => void) | undefined;
+  /** Why the request left this attempt, if it did. */
+  private abandoned: Error | undefined;
+  /** undici delivered its end (complete or error). */
+  private settled = false;
+  private reported = false;
+
+  constructor(
+    private readonly request: ServiceRequest,
+    private readonly context: RouteContext,
+    readonly target: Target,
+    readonly service: string,
+    private readonly load: RequestCounter | undefined,
+  ) {
+    load?.started(target);
+  }
+
+  get current(): boolean {
+    return this.request.isCurrent(this);
+  }
+
+  started(abort: (reason: Error) => void): void {
+    this.isStarted = true;
+    this.abortAttempt = abort;
+    // Left while it waited for a connection: it has nothing left to do.
+    if (this.abandoned !== undefined) abort(this.abandoned);
+  }
+
+  responded(statusCode: number): void {
+    if (statusCode >= 500) this.report('http-5xx');
+    if (this.current) this.request.onResponse(this, statusCode);
+  }
+
+  completed(): void {
+    this.settle();
+    this.report('success');
+    if (this.current) this.request.onComplete();
+  }
+
+  failed(error: Error): void {
+    this.settle();
+    if (this.current) this.request.onFailure(this, error);
+  }
+
+  /** The request no longer needs this attempt. */
+  abandon(reason: Error): void {
+    this.abandoned = reason;
+    if (!this.settled) this.abortAttempt?.(reason);
+  }
+
+  /** Reports the attempt's outcome, once. */
+  report(outcome: AttemptOutcome): void {
+    if (this.reported) return;
+    this.reported = true;
+    this.context.dataplane.report(this.service, this.target, outcome);
+  }
+
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.load?.finished(this.target);
+  }
+}
+
+function pick(destination: ServiceDestination, sourceAddress: string | undefined, exclude: ReadonlySet<string> | undefined, hash: number | undefined): PickResult {
+  // ClientIP affinity keys on this pod's IP: every request of this process is one client.
+  if (destination.affinity !== undefined && sourceAddress !== undefined) return destination.affinity.pick(sourceAddress, exclude, hash);
+  return destination.picker.pick(exclude, hash);
+}
+
+/** No body, or an empty one: nothing is lost by sending the request again. */
+function isEmpty(body: DispatchOptions['body']): boolean {
+  if (body === undefined || body === null) return true;
+  if (typeof body === 'string') return body.length === 0;
+  return body instanceof Uint8Array && body.byteLength === 0;
+}
