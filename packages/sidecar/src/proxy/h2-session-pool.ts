@@ -3,7 +3,7 @@
 // takes streams up to the endpoint's SETTINGS_MAX_CONCURRENT_STREAMS; more open another session.
 // A session that says GOAWAY, errors or closes leaves the pool at once; its streams finish.
 import {
-  connect as connectH2, type ClientHttp2Session, type ClientHttp2Stream, type ClientSessionRequestOptions,
+  connect as connectH2, constants, type ClientHttp2Session, type ClientHttp2Stream, type ClientSessionRequestOptions,
   type OutgoingHttpHeaders,
 } from 'node:http2';
 import { connect as connectTcp } from 'node:net';
@@ -18,6 +18,8 @@ interface PooledSession {
   ready: boolean;
   /** Callbacks waiting for the session to connect. */
   waiters: Array<(error: Error | undefined) => void> | undefined;
+  /** The lowest lastStreamID of the endpoint's GOAWAY frames, once it sent one. */
+  lastStreamId: number | undefined;
 }
 
 const REJECTED = Symbol('skein.h2.requestRejected');
@@ -25,6 +27,19 @@ const REJECTED = Symbol('skein.h2.requestRejected');
 /** True for an error from `request` that says the request itself is unsendable (bad headers), not the endpoint unreachable. */
 export function isRejectedRequest(error: Error | undefined): boolean {
   return error !== undefined && (error as Error & { [REJECTED]?: boolean })[REJECTED] === true;
+}
+
+/** Streams closed before the endpoint processed them (see `wasRefused`). */
+const unprocessed = new WeakSet<ClientHttp2Stream>();
+
+/**
+ * True for a stream the endpoint did not process, so that sending the request again is safe
+ * (RFC 9113 section 8.7): reset with REFUSED_STREAM, above the lastStreamID of the session's
+ * GOAWAY (node reports those with the GOAWAY's error code when it is not NO_ERROR), or never
+ * given an id. Meaningful once the stream has closed.
+ */
+export function wasRefused(stream: ClientHttp2Stream): boolean {
+  return stream.rstCode === constants.NGHTTP2_REFUSED_STREAM || unprocessed.has(stream);
 }
 
 /** Streams per session before the peer announced its limit (RFC 9113 recommends at least 100). */
@@ -76,6 +91,13 @@ export class H2SessionPool {
     return this.byTarget.get(targetKey)?.length ?? 0;
   }
 
+  /** Streams open or reserved on the pooled sessions of an endpoint key, for stats and tests. */
+  streamCount(targetKey: string): number {
+    let count = 0;
+    for (const pooled of this.byTarget.get(targetKey) ?? []) count += pooled.active;
+    return count;
+  }
+
   private reserve(target: Target): PooledSession {
     let sessions = this.byTarget.get(target.key);
     if (sessions === undefined) {
@@ -114,6 +136,8 @@ export class H2SessionPool {
     }
     stream.once('close', () => {
       pooled.active--;
+      const id = stream.id;
+      if (id === undefined || (pooled.lastStreamId !== undefined && id > pooled.lastStreamId)) unprocessed.add(stream);
     });
     done(undefined, stream);
   }
@@ -122,7 +146,7 @@ export class H2SessionPool {
     const host = target.address.includes(':') ? `[${target.address}]` : target.address;
     const socket = connectTcp({ host: target.address, port: target.port, noDelay: true });
     const session = connectH2(`http://${host}:${target.port}`, { createConnection: () => socket, settings: { enablePush: false } });
-    const pooled: PooledSession = { session, active: 0, limit: INITIAL_LIMIT, ready: false, waiters: undefined };
+    const pooled: PooledSession = { session, active: 0, limit: INITIAL_LIMIT, ready: false, waiters: undefined, lastStreamId: undefined };
     const timer = setTimeout(() => {
       session.destroy(Object.assign(new Error(`connect timed out after ${this.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
     }, this.connectTimeoutMs);
@@ -144,7 +168,11 @@ export class H2SessionPool {
       this.remove(target.key, pooled);
       settle(error);
     });
-    session.once('goaway', () => this.remove(target.key, pooled));
+    // A graceful shutdown may send several GOAWAYs, each lowering lastStreamID.
+    session.on('goaway', (_code: number, lastStreamId: number) => {
+      pooled.lastStreamId = Math.min(lastStreamId, pooled.lastStreamId ?? lastStreamId);
+      this.remove(target.key, pooled);
+    });
     session.once('close', () => {
       this.remove(target.key, pooled);
       settle(Object.assign(new Error('session closed before connecting'), { code: 'ECONNRESET' }));

@@ -2,24 +2,23 @@
 // routed by its :authority (or a pinned service), gets its own endpoint pick and rides a pooled
 // session to that endpoint. Headers, DATA and trailers pass through unchanged apart from
 // connection-specific fields — gRPC's status lives in the trailers (grpc-status), so they must.
+// Retries and the overall timeout of each stream: see h2-exchange.ts.
 // Also the per-service listeners, whose main client is gRPC over h2c.
-import {
-  constants, createServer, type ClientHttp2Stream, type Http2Server, type IncomingHttpHeaders,
-  type OutgoingHttpHeaders, type ServerHttp2Stream,
-} from 'node:http2';
+import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Dataplane, DestinationError, RequestCounter, Target } from '../dataplane.js';
+import type { Dataplane, DestinationError } from '../dataplane.js';
 import { noopLogger, type Logger } from '../logger.js';
-import { ClusterStats, type ClusterStatsJson, type TargetCounters } from './cluster-stats.js';
-import { clientIpOf, firstTarget, isError, requestCounterFor, requestHashOf, retryTarget, routeTo, serviceLabel, type Routable } from './destination.js';
+import { ClusterStats, type ClusterStatsJson } from './cluster-stats.js';
+import { clientIpOf, firstTarget, isError, requestHashOf, routeTo, type Routable } from './destination.js';
+import { H2Exchange } from './h2-exchange.js';
 import { respondError } from './h2-error-response.js';
-import { H2SessionPool, isRejectedRequest } from './h2-session-pool.js';
-import { forwardH2Headers } from './hop-headers.js';
+import { H2SessionPool } from './h2-session-pool.js';
 import { HttpForwarder, writeErrorResponse } from './http-forwarder.js';
-import { badRequest, causeOf, connectFailed, ProxyErrorCode, upstreamFailed } from './proxy-errors.js';
+import { badRequest, causeOf, ProxyErrorCode } from './proxy-errors.js';
 import { ProxyListener } from './proxy-listener.js';
 import { isLocalHost, originPath, parseAuthority, type Authority } from './request-target.js';
+import { RetryBudget } from './retry-policy.js';
 import { writeRawError, type TunnelContext } from './tunnel.js';
 import { forwardUpgrade } from './upgrade-forwarder.js';
 
@@ -39,7 +38,6 @@ export interface H2cProxyOptions {
   readonly isSelf?: (host: string, port: number) => boolean;
 }
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_FLAG_END_STREAM } = constants;
 const noop = (): void => undefined;
 
 /** The h2c leg of a listener: feed it connections through `server.emit('connection', socket)`. */
@@ -47,12 +45,24 @@ export class H2cProxy {
   /** An HTTP/2 server that never listens itself; its listener hands it sniffed connections. */
   readonly server: Http2Server;
   readonly pool: H2SessionPool;
+  /** Retry budgets by service label (for the policy retries of `skein.io/retries`). */
+  private readonly budgets = new Map<string, RetryBudget>();
 
   constructor(readonly options: H2cProxyOptions) {
     this.server = createServer();
     this.pool = new H2SessionPool(options.connectTimeoutMs);
     this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers));
     this.server.on('sessionError', (error: Error) => options.logger.debug({ cause: causeOf(error) }, 'h2c session error'));
+  }
+
+  /** The retry budget of the service `label` (see `serviceLabel`), as HttpForwarder.budget. */
+  budget(label: string): RetryBudget {
+    let budget = this.budgets.get(label);
+    if (budget === undefined) {
+      budget = new RetryBudget();
+      this.budgets.set(label, budget);
+    }
+    return budget;
   }
 
   /** Closes the pooled endpoint sessions gracefully (GOAWAY). */
@@ -85,153 +95,6 @@ export class H2cProxy {
 }
 
 const never = (): boolean => false;
-
-/** One incoming stream across its attempts. */
-class H2Exchange {
-  private readonly upstreamHeaders: OutgoingHttpHeaders;
-  private readonly label: string;
-  /** The picker's outstanding-request counter (least request): started per attempt, finished on settle. */
-  private readonly load: RequestCounter | undefined;
-  private retriesLeft: number;
-  private tried: Set<string> | undefined;
-  private target!: Target;
-  private counters!: TargetCounters;
-  private upstream: ClientHttp2Stream | undefined;
-  private trailers: OutgoingHttpHeaders | undefined;
-  private responded = false;
-  private upstreamEnded = false;
-  private settled = true;
-
-  constructor(
-    private readonly proxy: H2cProxy,
-    private readonly stream: ServerHttp2Stream,
-    private readonly headers: IncomingHttpHeaders,
-    private readonly destination: Routable,
-    private readonly what: string,
-    private readonly hash: number | undefined,
-    /** The client's address for ClientIP affinity (undefined without affinity). */
-    private readonly clientIp: string | undefined,
-  ) {
-    this.load = requestCounterFor(destination);
-    this.upstreamHeaders = forwardH2Headers(headers);
-    if (this.upstreamHeaders[':authority'] === undefined && headers.host !== undefined) this.upstreamHeaders[':authority'] = headers.host;
-    this.label = serviceLabel(destination);
-    this.retriesLeft = proxy.options.maxConnectRetries;
-    stream.once('close', () => this.onClientClose());
-  }
-
-  attempt(target: Target): void {
-    this.target = target;
-    this.counters = this.proxy.options.stats.counters(this.label, target.key);
-    this.counters.total++;
-    this.counters.active++;
-    this.load?.started(target);
-    this.settled = false;
-    const endStream = this.stream.endAfterHeaders;
-    this.proxy.pool.request(target, this.upstreamHeaders, { endStream }, (error, up) => {
-      if (error || up === undefined) {
-        this.onConnectError(error);
-        return;
-      }
-      if (this.stream.closed || this.stream.destroyed) {
-        up.close(NGHTTP2_CANCEL);
-        this.settle();
-        return;
-      }
-      this.upstream = up;
-      up.on('error', noop);
-      up.once('response', (responseHeaders: IncomingHttpHeaders, flags: number) => this.onResponse(responseHeaders, flags));
-      up.on('trailers', (trailers: IncomingHttpHeaders) => {
-        this.trailers = forwardH2Headers(trailers);
-      });
-      up.once('end', () => {
-        this.upstreamEnded = true;
-      });
-      up.once('close', () => this.onUpstreamClose(up));
-      if (!endStream) this.stream.pipe(up);
-    });
-  }
-
-  private onConnectError(error: Error | undefined): void {
-    const { counters, target } = this;
-    this.settle();
-    if (isRejectedRequest(error)) {
-      respondError(this.stream, this.headers, badRequest(`cannot forward the request headers: ${error!.message}`));
-      return;
-    }
-    counters.connectFailures++;
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    this.report(code === 'ETIMEDOUT' ? 'timeout' : 'connect-error');
-    if (this.stream.closed || this.stream.destroyed) return;
-    (this.tried ??= new Set()).add(target.key);
-    const next = this.retriesLeft > 0 ? retryTarget(this.destination, this.tried, this.hash, this.clientIp) : undefined;
-    if (next) {
-      this.retriesLeft--;
-      this.attempt(next);
-      return;
-    }
-    respondError(this.stream, this.headers, connectFailed(this.what, target.key, causeOf(error)));
-  }
-
-  private onResponse(headers: IncomingHttpHeaders, flags: number): void {
-    this.responded = true;
-    const status = Number(headers[':status'] ?? 502);
-    if (status >= 500) this.counters.errors++;
-    this.report(status >= 500 ? 'http-5xx' : 'success');
-    const { stream } = this;
-    const up = this.upstream!;
-    if (stream.closed || stream.destroyed) {
-      up.close(NGHTTP2_CANCEL);
-      return;
-    }
-    const out = forwardH2Headers(headers);
-    // A trailers-only response (how gRPC reports most errors) ends on its HEADERS frame.
-    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0 || stream.writableEnded) {
-      stream.respond(out, { endStream: true });
-      up.resume();
-      return;
-    }
-    // Trailers are only known once the endpoint's body ends, so always leave room for them;
-    // with none, an empty trailing HEADERS frame ends the stream (as node itself does).
-    stream.respond(out, { waitForTrailers: true });
-    stream.once('wantTrailers', () => {
-      if (!stream.closed && !stream.destroyed) stream.sendTrailers(this.trailers ?? {});
-    });
-    up.pipe(stream);
-  }
-
-  private onUpstreamClose(up: ClientHttp2Stream): void {
-    this.settle();
-    const { stream } = this;
-    const clean = this.responded && this.upstreamEnded && up.rstCode === NGHTTP2_NO_ERROR;
-    if (clean || stream.closed || stream.destroyed) return;
-    this.counters.errors++;
-    this.report('reset');
-    if (!stream.headersSent) {
-      respondError(stream, this.headers, upstreamFailed(this.what, this.target.key, `stream reset (code ${up.rstCode ?? 'none'})`));
-    } else {
-      // Mid-response: pass the reset on rather than leave the client waiting for trailers.
-      stream.close(up.rstCode !== undefined && up.rstCode !== NGHTTP2_NO_ERROR ? up.rstCode : NGHTTP2_INTERNAL_ERROR);
-    }
-  }
-
-  private onClientClose(): void {
-    const up = this.upstream;
-    if (up !== undefined && !up.closed && !up.destroyed) up.close(NGHTTP2_CANCEL);
-  }
-
-  /** The current attempt ended (exactly once per attempt). */
-  private settle(): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.counters.active--;
-    this.load?.finished(this.target);
-  }
-
-  private report(outcome: 'success' | 'connect-error' | 'reset' | 'timeout' | 'http-5xx'): void {
-    if (this.destination.type === 'service') this.proxy.options.dataplane.report(this.destination.service, this.target, outcome);
-  }
-}
 
 /** Options of a ServiceListener. */
 export interface ServiceListenerOptions {
