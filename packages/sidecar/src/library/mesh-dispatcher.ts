@@ -6,7 +6,7 @@
 import { Dispatcher, type Pool } from 'undici';
 import type { Dataplane, Destination } from '../dataplane.js';
 import { noopLogger, type Logger } from '../logger.js';
-import { RetryBudget } from '../proxy/retry-policy.js';
+import { RetryBudgets, type RetryBudget } from '../proxy/retry-policy.js';
 import { failRequest } from './attempt-handler.js';
 import { EndpointPools } from './endpoint-pools.js';
 import { ERR_CLOSED, MeshError } from './mesh-error.js';
@@ -47,7 +47,7 @@ export class MeshDispatcher extends Dispatcher {
   /** Requests waiting for an on-demand name; close() lets them go first. */
   private readonly waiting = new Set<Promise<void>>();
   /** One retry budget per service ("<namespace>/<name>"), as the sidecar keeps them. */
-  private readonly budgets = new Map<string, RetryBudget>();
+  private readonly budgets = new RetryBudgets();
   private closed = false;
   private destroyed = false;
 
@@ -107,12 +107,7 @@ export class MeshDispatcher extends Dispatcher {
 
   /** The retry budget of `service` ("<namespace>/<name>"): its counters, for tests and diagnostics. */
   retryBudget(service: string): RetryBudget {
-    let budget = this.budgets.get(service);
-    if (!budget) {
-      budget = new RetryBudget();
-      this.budgets.set(service, budget);
-    }
-    return budget;
+    return this.budgets.budget(service);
   }
 
   /** Keys of the open endpoint pools, for tests and diagnostics. */

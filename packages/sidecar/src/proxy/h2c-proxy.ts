@@ -18,7 +18,7 @@ import { HttpForwarder, writeErrorResponse } from './http-forwarder.js';
 import { badRequest, causeOf, ProxyErrorCode } from './proxy-errors.js';
 import { ProxyListener } from './proxy-listener.js';
 import { isLocalHost, originPath, parseAuthority, type Authority } from './request-target.js';
-import { RetryBudget } from './retry-policy.js';
+import { RetryBudgets, type RetryBudget } from './retry-policy.js';
 import { writeRawError, type TunnelContext } from './tunnel.js';
 import { forwardUpgrade } from './upgrade-forwarder.js';
 
@@ -36,6 +36,8 @@ export interface H2cProxyOptions {
   readonly service?: Authority;
   /** True when host:port names the owning listener itself (loop guard). */
   readonly isSelf?: (host: string, port: number) => boolean;
+  /** Budgets shared with the listener's HTTP/1.1 leg; default its own. */
+  readonly retryBudgets?: RetryBudgets;
 }
 
 const noop = (): void => undefined;
@@ -46,23 +48,19 @@ export class H2cProxy {
   readonly server: Http2Server;
   readonly pool: H2SessionPool;
   /** Retry budgets by service label (for the policy retries of `skein.io/retries`). */
-  private readonly budgets = new Map<string, RetryBudget>();
+  private readonly budgets: RetryBudgets;
 
   constructor(readonly options: H2cProxyOptions) {
     this.server = createServer();
     this.pool = new H2SessionPool(options.connectTimeoutMs);
+    this.budgets = options.retryBudgets ?? new RetryBudgets();
     this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers));
     this.server.on('sessionError', (error: Error) => options.logger.debug({ cause: causeOf(error) }, 'h2c session error'));
   }
 
-  /** The retry budget of the service `label` (see `serviceLabel`), as HttpForwarder.budget. */
+  /** The retry budget of the service `label` (see `serviceLabel`). */
   budget(label: string): RetryBudget {
-    let budget = this.budgets.get(label);
-    if (budget === undefined) {
-      budget = new RetryBudget();
-      this.budgets.set(label, budget);
-    }
-    return budget;
+    return this.budgets.budget(label);
   }
 
   /** Closes the pooled endpoint sessions gracefully (GOAWAY). */
@@ -136,6 +134,7 @@ export class ServiceListener {
     const shared = {
       dataplane: options.dataplane, stats: this.counters, logger,
       connectTimeoutMs: options.connectTimeoutMs ?? 5000, maxConnectRetries: options.maxConnectRetries ?? 2, podIp: options.podIp,
+      retryBudgets: new RetryBudgets(),
     };
     this.tunnels = shared;
     this.forwarder = new HttpForwarder(shared);

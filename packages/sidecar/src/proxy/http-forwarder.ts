@@ -20,7 +20,7 @@ import type { Dataplane, DestinationError, Target } from '../dataplane.js';
 import type { Logger } from '../logger.js';
 import type { ClusterStats, TargetCounters } from './cluster-stats.js';
 import { clientIpOf, firstTarget, isError, newHashCookie, requestHashOf, type Routable } from './destination.js';
-import { RetryBudget } from './retry-policy.js';
+import { RetryBudgets, type RetryBudget } from './retry-policy.js';
 import { Exchange } from './http-exchange.js';
 
 /** What every forwarded request shares. */
@@ -33,6 +33,8 @@ export interface HttpForwarderOptions {
   readonly maxConnectRetries: number;
   /** This pod's IP: the source address of loopback clients for `skein.io/hash-key: source-ip`. */
   readonly podIp?: string;
+  /** Budgets shared with the listener's h2c leg; default its own. */
+  readonly retryBudgets?: RetryBudgets;
   /** Requests in flight per endpoint (and service) before it overflows. Default 1024 (Envoy's max_requests). */
   readonly maxRequestsPerEndpoint?: number | undefined;
   /** Requests per endpoint (and service) queued for a pooled socket before it overflows. Default 1024 (Envoy's max_pending_requests). */
@@ -64,13 +66,14 @@ export class HttpForwarder {
   readonly agent: Agent;
   readonly options: HttpForwarderOptions;
   /** Retry budgets by service label (for the policy retries of `skein.io/retries`). */
-  private readonly budgets = new Map<string, RetryBudget>();
+  private readonly budgets: RetryBudgets;
   private readonly maxRequests: number;
   private readonly maxPending: number;
 
   constructor(options: HttpForwarderOptions) {
     this.options = options;
     this.maxRequests = options.maxRequestsPerEndpoint ?? DEFAULT_MAX_REQUESTS;
+    this.budgets = options.retryBudgets ?? new RetryBudgets();
     this.maxPending = options.maxPendingPerEndpoint ?? DEFAULT_MAX_PENDING;
     // lifo: reuse the most recently used socket, so surplus idle ones age out (as node's global agent).
     this.agent = new Agent({ keepAlive: true, scheduling: 'lifo', timeout: IDLE_SOCKET_MS, maxSockets: 256, maxFreeSockets: 64 });
@@ -100,12 +103,7 @@ export class HttpForwarder {
 
   /** The retry budget of the service `label` (see `serviceLabel`). */
   budget(label: string): RetryBudget {
-    let budget = this.budgets.get(label);
-    if (budget === undefined) {
-      budget = new RetryBudget();
-      this.budgets.set(label, budget);
-    }
-    return budget;
+    return this.budgets.budget(label);
   }
 
   /**

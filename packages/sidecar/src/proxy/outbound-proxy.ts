@@ -14,6 +14,7 @@ import { hasHost } from './hop-headers.js';
 import { HttpForwarder, writeErrorResponse, type ForwardRequest } from './http-forwarder.js';
 import { badRequest } from './proxy-errors.js';
 import { ProxyListener } from './proxy-listener.js';
+import { RetryBudgets } from './retry-policy.js';
 import { isLocalHost, parseAbsoluteForm, parseAuthority, type Authority } from './request-target.js';
 import { connectWithRetry, splice, writeRawError, type TunnelContext } from './tunnel.js';
 import { forwardUpgrade } from './upgrade-forwarder.js';
@@ -69,7 +70,7 @@ export class OutboundProxy {
     this.knownWaitMs = options.knownWaitMs ?? 2000;
     const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     const maxConnectRetries = options.maxConnectRetries ?? 2;
-    const shared = { dataplane: this.dataplane, stats: this.counters, logger: this.logger, connectTimeoutMs, maxConnectRetries, podIp: options.podIp || undefined };
+    const shared = { dataplane: this.dataplane, stats: this.counters, logger: this.logger, connectTimeoutMs, maxConnectRetries, podIp: options.podIp || undefined, retryBudgets: new RetryBudgets() };
     this.tunnels = shared;
     this.forwarder = new HttpForwarder({ ...shared, maxRequestsPerEndpoint: options.maxRequestsPerEndpoint, maxPendingPerEndpoint: options.maxPendingPerEndpoint });
     this.h2 = new H2cProxy({ ...shared, knownWaitMs: this.knownWaitMs, isSelf: this.isSelf });

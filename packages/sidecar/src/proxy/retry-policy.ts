@@ -53,3 +53,21 @@ export class RetryBudget {
     return this.retrying < Math.max(this.minConcurrency, Math.floor((this.active * this.percent) / 100));
   }
 }
+
+/**
+ * The retry budgets of a proxy, one per service label. A listener's HTTP/1.1 and h2c legs share
+ * one RetryBudgets, so a service's mixed traffic is held to one budget.
+ */
+export class RetryBudgets {
+  private readonly budgets = new Map<string, RetryBudget>();
+
+  /** The budget of the service `label` ("<namespace>/<name>"), created on first use. */
+  budget(label: string): RetryBudget {
+    let budget = this.budgets.get(label);
+    if (budget === undefined) {
+      budget = new RetryBudget();
+      this.budgets.set(label, budget);
+    }
+    return budget;
+  }
+}
