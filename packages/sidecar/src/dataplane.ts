@@ -8,6 +8,13 @@ export interface Target {
   readonly port: number;
   /** "address:port", for pools, counters and logs. */
   readonly key: string;
+  /** The endpoint's zone, when known (span attributes, metric labels). */
+  readonly zone?: string;
+  /**
+   * The locality priority it was picked from: `node`, `zone`, `region`, `rest` with locality
+   * failover, `all` without. Unset outside the balancer (direct destinations).
+   */
+  readonly tier?: string;
 }
 
 /** The result of choosing an endpoint. Allocation-free on the hot path: pickers return shared objects. */

@@ -42,7 +42,7 @@ export class LeastRequestPicker implements Picker {
    */
   constructor(endpoints: readonly WeightedAddress[], random: Random, previous?: LeastRequestPicker) {
     if (endpoints.length === 0) throw new Error('skein: LeastRequestPicker needs at least one endpoint');
-    this.targets = endpoints.map((e) => makeTarget(e.address, e.port));
+    this.targets = endpoints.map((e) => makeTarget(e.address, e.port, e));
     this.results = this.targets.map((target) => Object.freeze({ type: 'pick' as const, target }));
     this.size = this.targets.length;
     this.weights = Float64Array.from(endpoints, (e) => Math.max(1, e.weight));

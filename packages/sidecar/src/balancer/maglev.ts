@@ -30,7 +30,7 @@ export class MaglevPicker implements Picker {
   constructor(endpoints: readonly WeightedAddress[], random: Random, tableSize = MAGLEV_TABLE_SIZE) {
     if (endpoints.length === 0) throw new Error('skein: MaglevPicker needs at least one endpoint');
     if (!isPrime(tableSize)) throw new Error(`skein: MaglevPicker table size ${tableSize} is not prime`);
-    this.targets = endpoints.map((e) => makeTarget(e.address, e.port));
+    this.targets = endpoints.map((e) => makeTarget(e.address, e.port, e));
     this.results = this.targets.map((target) => Object.freeze({ type: 'pick' as const, target }));
     this.rng = new FastRandom(random);
     this.size = this.targets.length;

@@ -106,3 +106,18 @@ describe('balancePort', () => {
     expect(result.type === 'fail' && result.error.code).toBe('SKEIN_ERR_NO_ENDPOINT');
   });
 });
+
+describe('balancePort: what picked targets say about themselves (for spans and metrics)', () => {
+  const zoned = (address: string, zone: string, nodeName = 'n9'): Endpoint => ep(address, { zone, nodeName });
+
+  it('carries the endpoint zone and, with locality failover, its tier', () => {
+    const endpoints = [zoned('10.0.0.1', 'a', 'n1'), zoned('10.0.0.2', 'a'), zoned('10.0.0.3', 'b')];
+    const plain = balancePort(input(endpoints), options);
+    const picked = plain.picker.pick();
+    expect(picked.type === 'pick' && picked.target).toMatchObject({ zone: expect.stringMatching(/^[ab]$/) });
+    expect(picked.type === 'pick' && picked.target.tier).toBe('all');
+    const local = balancePort({ ...input(endpoints, http, { localityFailover: true }), zone: 'a' }, options);
+    const first = local.picker.pick();
+    expect(first.type === 'pick' && first.target).toMatchObject({ address: '10.0.0.1', zone: 'a', tier: 'node' });
+  });
+});

@@ -12,7 +12,7 @@ import { localityTierOf, priorityLoads, PriorityPicker, TIER_ORDER, type Localit
 import { DEFAULT_PANIC_THRESHOLD_PERCENT } from './panic-threshold.js';
 import { FailPicker } from './fail-picker.js';
 import { createPicker, hashKeySourceOf, type LoadBalancerPolicy } from './picker-factory.js';
-import type { Random } from './round-robin.js';
+import type { Random, WeightedAddress } from './round-robin.js';
 
 /**
  * A step between the eligible set and the picker (locality priorities,
@@ -106,13 +106,18 @@ export function balancePort(input: EligibilityInput, options: PortBalancerOption
       : noEndpointError(input.serviceKey, input.servicePort.port ?? 0, selection ? 'every endpoint is ejected' : 'every endpoint was filtered out'));
   } else if (selection.tiers.length === 1) {
     const prior = previous?.picker instanceof PriorityPicker ? undefined : previous?.picker;
-    picker = createPicker(loadBalancer, selection.tiers[0]!.endpoints, { random: options.random, previous: prior });
+    picker = createPicker(loadBalancer, located(selection.tiers[0]!), { random: options.random, previous: prior });
   } else {
     const prior = previous?.picker instanceof PriorityPicker ? previous.picker.pickers : [];
-    const pickers = selection.tiers.map((t, i) => createPicker(loadBalancer, t.endpoints, { random: options.random, previous: prior[i] }));
+    const pickers = selection.tiers.map((t, i) => createPicker(loadBalancer, located(t), { random: options.random, previous: prior[i] }));
     picker = new PriorityPicker(pickers, selection.tiers.map((t) => t.load), options.random);
   }
   return { eligibility, picker, loadBalancer, hashKey, signature, selection };
+}
+
+/** A priority's endpoints with their zone and tier, which their picked Targets carry. */
+function located(tier: PriorityTier): WeightedAddress[] {
+  return tier.endpoints.map((e) => ({ address: e.address, port: e.port, weight: e.weight, zone: e.endpoint.zone ?? '', tier: tier.tier }));
 }
 
 /** The eligible set (kube-proxy's rules) and the extra stages, before locality and health. */

@@ -27,7 +27,7 @@ export class RandomPicker implements Picker {
   /** `endpoints` must not be empty; use `FailPicker` for an empty set. `random` seeds the picker's generator. */
   constructor(endpoints: readonly WeightedAddress[], random: Random) {
     if (endpoints.length === 0) throw new Error('skein: RandomPicker needs at least one endpoint');
-    this.targets = endpoints.map((e) => makeTarget(e.address, e.port));
+    this.targets = endpoints.map((e) => makeTarget(e.address, e.port, e));
     this.results = this.targets.map((target) => Object.freeze({ type: 'pick' as const, target }));
     this.size = this.targets.length;
     const weights = endpoints.map((e) => Math.max(1, e.weight));

@@ -50,7 +50,7 @@ export class RingHashPicker implements Picker {
   constructor(endpoints: readonly WeightedAddress[], random: Random, options: RingHashOptions = {}) {
     if (endpoints.length === 0) throw new Error('skein: RingHashPicker needs at least one endpoint');
     if (endpoints.length > MAX_ENDPOINTS) throw new Error(`skein: RingHashPicker supports at most ${MAX_ENDPOINTS} endpoints`);
-    this.targets = endpoints.map((e) => makeTarget(e.address, e.port));
+    this.targets = endpoints.map((e) => makeTarget(e.address, e.port, e));
     this.results = this.targets.map((target) => Object.freeze({ type: 'pick' as const, target }));
     this.rng = new FastRandom(random);
     this.size = this.targets.length;

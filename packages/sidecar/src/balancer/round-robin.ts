@@ -9,6 +9,9 @@ export interface WeightedAddress {
   readonly port: number;
   /** At least 1. */
   readonly weight: number;
+  /** Passed on to the Target (see Target.zone and Target.tier). */
+  readonly zone?: string;
+  readonly tier?: string;
 }
 
 /** Random numbers in [0, 1), injected so tests are deterministic. */
@@ -18,8 +21,10 @@ export type Random = () => number;
 export const MAX_SCHEDULE = 4096;
 
 /** Builds the shared Target object of an endpoint; keys of IPv6 addresses are "[addr]:port". */
-export function makeTarget(address: string, port: number): Target {
-  return Object.freeze({ address, port, key: joinHostPort(address, port) });
+export function makeTarget(address: string, port: number, facts?: { readonly zone?: string | undefined; readonly tier?: string | undefined }): Target {
+  const key = joinHostPort(address, port);
+  if (facts === undefined) return Object.freeze({ address, port, key });
+  return Object.freeze({ address, port, key, ...(facts.zone ? { zone: facts.zone } : {}), ...(facts.tier ? { tier: facts.tier } : {}) });
 }
 
 /**
@@ -40,7 +45,7 @@ export class RoundRobinPicker implements Picker {
   /** `endpoints` must not be empty; use `FailPicker` for an empty set. */
   constructor(endpoints: readonly WeightedAddress[], random: Random) {
     if (endpoints.length === 0) throw new Error('skein: RoundRobinPicker needs at least one endpoint');
-    this.targets = endpoints.map((e) => makeTarget(e.address, e.port));
+    this.targets = endpoints.map((e) => makeTarget(e.address, e.port, e));
     this.results = this.targets.map((target) => Object.freeze({ type: 'pick' as const, target }));
     this.size = this.targets.length;
     const weights = endpoints.map((e) => Math.max(1, Math.floor(e.weight)));
