@@ -15,6 +15,11 @@
 //   gRPC calls are POSTs with a body (not buffered), so they never get these retries; a gRPC
 //   client that wants them sets a retryPolicy in its own service config.
 //
+// Circuit breaking, as HTTP/1.1's (http-forwarder.ts): a stream for an endpoint with
+// `maxRequestsPerEndpoint` streams in flight goes to another endpoint; when all are full it is
+// answered 503 SKEIN_ERR_OVERFLOW (gRPC: UNAVAILABLE). HTTP/2 multiplexes, so there is no
+// separate pending limit.
+//
 // `skein.io/timeout` bounds the whole exchange, from the request's start to the response's end:
 // before response headers the client gets 504 SKEIN_ERR_TIMEOUT (gRPC: UNAVAILABLE), after them
 // its stream is reset with CANCEL.
@@ -26,7 +31,7 @@ import { requestCounterFor, retryTarget, serviceLabel, type Routable } from './d
 import { respondError } from './h2-error-response.js';
 import { isRejectedRequest, wasRefused, type H2SessionPool } from './h2-session-pool.js';
 import { forwardH2Headers } from './hop-headers.js';
-import { badRequest, causeOf, connectFailed, upstreamFailed, upstreamTimeout } from './proxy-errors.js';
+import { badRequest, causeOf, connectFailed, overflow, upstreamFailed, upstreamTimeout } from './proxy-errors.js';
 import { isIdempotent, isRetryableStatus, type RetryBudget } from './retry-policy.js';
 
 /** What an exchange needs from the H2cProxy that owns it. */
@@ -36,6 +41,8 @@ export interface H2ExchangeContext {
     readonly stats: ClusterStats;
     readonly logger: Logger;
     readonly maxConnectRetries: number;
+    /** Streams in flight per endpoint (and service) before it overflows. Default 1024, as HTTP/1.1. */
+    readonly maxRequestsPerEndpoint?: number | undefined;
   };
   readonly pool: H2SessionPool;
   /** The retry budget of the service `label` (one per service, shared by its exchanges). */
@@ -44,6 +51,7 @@ export interface H2ExchangeContext {
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
 const noop = (): void => undefined;
+const DEFAULT_MAX_REQUESTS = 1024;
 
 type Outcome = 'success' | 'connect-error' | 'reset' | 'timeout' | 'http-5xx';
 
@@ -111,7 +119,9 @@ export class H2Exchange {
     stream.once('close', () => this.onClientClose());
   }
 
-  attempt(target: Target): void {
+  attempt(picked: Target): void {
+    const target = this.admit(picked);
+    if (target === undefined) return;
     this.target = target;
     this.counters = this.proxy.options.stats.counters(this.label, target.key);
     this.counters.total++;
@@ -156,6 +166,25 @@ export class H2Exchange {
       });
     }
     this.stream.pipe(up);
+  }
+
+  /**
+   * Circuit breaking: `picked`, or when it is full another endpoint not yet tried, or undefined
+   * after answering 503 SKEIN_ERR_OVERFLOW when every endpoint is full.
+   */
+  private admit(picked: Target): Target | undefined {
+    const { stats, maxRequestsPerEndpoint = DEFAULT_MAX_REQUESTS } = this.proxy.options;
+    let candidate: Target | undefined = picked;
+    while (candidate !== undefined) {
+      const counters = stats.counters(this.label, candidate.key);
+      if (counters.active < maxRequestsPerEndpoint) return candidate;
+      counters.overflows++;
+      (this.tried ??= new Set()).add(candidate.key);
+      candidate = retryTarget(this.destination, this.tried, this.hash, this.clientIp);
+    }
+    this.finish();
+    respondError(this.stream, this.headers, overflow(this.what));
+    return undefined;
   }
 
   private onConnectError(error: Error | undefined): void {

@@ -38,6 +38,8 @@ export interface H2cProxyOptions {
   readonly isSelf?: (host: string, port: number) => boolean;
   /** Budgets shared with the listener's HTTP/1.1 leg; default its own. */
   readonly retryBudgets?: RetryBudgets;
+  /** Streams in flight per endpoint (and service) before it overflows. Default 1024. */
+  readonly maxRequestsPerEndpoint?: number | undefined;
 }
 
 const noop = (): void => undefined;

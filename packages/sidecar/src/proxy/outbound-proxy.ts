@@ -73,7 +73,7 @@ export class OutboundProxy {
     const shared = { dataplane: this.dataplane, stats: this.counters, logger: this.logger, connectTimeoutMs, maxConnectRetries, podIp: options.podIp || undefined, retryBudgets: new RetryBudgets() };
     this.tunnels = shared;
     this.forwarder = new HttpForwarder({ ...shared, maxRequestsPerEndpoint: options.maxRequestsPerEndpoint, maxPendingPerEndpoint: options.maxPendingPerEndpoint });
-    this.h2 = new H2cProxy({ ...shared, knownWaitMs: this.knownWaitMs, isSelf: this.isSelf });
+    this.h2 = new H2cProxy({ ...shared, knownWaitMs: this.knownWaitMs, isSelf: this.isSelf, maxRequestsPerEndpoint: options.maxRequestsPerEndpoint });
     this.listener = new ProxyListener({ logger: this.logger, h2: this.h2.server, detectTimeoutMs: DETECT_TIMEOUT_MS });
     const http1 = this.listener.http1;
     http1.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
