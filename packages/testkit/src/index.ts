@@ -4,3 +4,4 @@ export * from './fake-kube-api/index.js';
 export * from './discovery-client.js';
 export * from './backends.js';
 export * from './fake-discovery-server.js';
+export * from './otlp-receiver.js';
