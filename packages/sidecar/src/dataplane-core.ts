@@ -7,13 +7,13 @@ import type { ConfigChange, MeshConfigView } from './discovery/mesh-config.js';
 import { ErrorCode, destinationError, displayName, joinHostPort } from './errors.js';
 import { balancePort, eligibleSet, type PortBalance, type PortBalancerOptions } from './balancer/port-balancer.js';
 import { systemClock, type Clock } from './balancer/clock.js';
-import { DEFAULT_OUTLIER_DETECTION, OutlierDetector, type OutlierDetectionConfig } from './balancer/outlier-detector.js';
+import { DEFAULT_OUTLIER_DETECTION, OutlierDetector, type OutlierChange, type OutlierDetectionConfig } from './balancer/outlier-detector.js';
 import { AffinityPicker } from './balancer/affinity-picker.js';
 import { ClientIpAffinity, DEFAULT_AFFINITY_TIMEOUT_SECONDS, MAX_AFFINITY_TIMEOUT_SECONDS } from './balancer/session-affinity.js';
-import { appProtocolOf } from './routing/app-protocol.js';
 import { RouteIndex, type RouteIndexOptions } from './routing/route-index.js';
 import { Router, type OutboundPolicy, type PortDestinations } from './routing/router.js';
 import { describeDestination, describeMatch, describePort } from './dataplane-views.js';
+import { destinationOf, samePort, sameRequestPolicy, sameRule } from './port-destination.js';
 import { describeDecision, type ExplainRequest } from './explain-decision.js';
 
 export interface DataplaneOptions {
@@ -59,6 +59,8 @@ export interface CoreDataplane extends Dataplane {
   clusters(): unknown;
   /** Stops following the config (the data plane then serves its last state). */
   close(): void;
+  /** Passive health per Service key ("ns/name"), for metrics: ejections since the Service appeared, endpoints ejected now. */
+  healthStats(): Array<{ service: string; ejectionsTotal: number; ejectedNow: number }>;
 }
 
 /** Creates the data plane over `config`; it follows every applied change until `close()`. */
@@ -91,6 +93,8 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
   private readonly balancerOptions: PortBalancerOptions;
   private readonly states = new Map<string, ServiceState>();
   private readonly health = new Map<string, ServiceHealth>();
+  /** Ejections per Service, kept across detector replacements (counted by the detectors' onChange). */
+  private readonly ejections = new Map<string, number>();
   private readonly clock: Clock;
   private readonly timers: DataplaneTimers;
   /** The one ejection-end timer and the time it fires at. */
@@ -215,6 +219,13 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
     this.timer = undefined;
   }
 
+  healthStats(): Array<{ service: string; ejectionsTotal: number; ejectedNow: number }> {
+    const now = this.clock.now();
+    const out = [...this.health].map(([service, h]) => ({ service, ejectionsTotal: this.ejections.get(service) ?? 0, ejectedNow: h.detector.ejected(now).length }));
+    for (const [service, total] of this.ejections) if (!this.health.has(service)) out.push({ service, ejectionsTotal: total, ejectedNow: 0 });
+    return out;
+  }
+
   explain(host: string, port: number, request?: ExplainRequest): unknown {
     const match = this.router.match(host);
     const destination = this.router.destinationOf(match, host, port);
@@ -271,6 +282,7 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
     if (!service) {
       this.states.delete(key);
       this.health.delete(key);
+      this.ejections.delete(key);
       return;
     }
     const previous = this.states.get(key);
@@ -301,7 +313,7 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
         const balance = balancePort(input, options, before?.balance, eligibility);
         const affinity = this.affinityOf(service, balance, before?.affinity);
         const destination = before && before.balance.picker === balance.picker && before.balance.hashKey === balance.hashKey && samePort(before.servicePort, servicePort)
-          && sameRequestPolicy(before.destination, service) && before.affinity === affinity
+          && sameRequestPolicy(before.destination, service) && before.affinity === affinity && sameRule(before.destination, balance)
           ? before.destination
           : destinationOf(key, servicePort, balance, service, affinity);
         ports.set(number, { servicePort, balance, destination, ...(affinity ? { affinity } : {}) });
@@ -337,7 +349,8 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
       return EMPTY;
     }
     if (health === undefined || !sameConfig(health.detector.config, config)) {
-      health = { detector: new OutlierDetector(this.clock, { config }), builtVersion: -1 };
+      const onChange = (change: OutlierChange): void => void (change.type === 'eject' && this.ejections.set(key, (this.ejections.get(key) ?? 0) + 1));
+      health = { detector: new OutlierDetector(this.clock, { config, onChange }), builtVersion: -1 };
       this.health.set(key, health);
     }
     health.detector.update(targetKeys);
@@ -363,37 +376,4 @@ function outlierConfigOf(service: Service): Pick<OutlierDetectionConfig, 'consec
 
 function sameConfig(a: OutlierDetectionConfig, b: ReturnType<typeof outlierConfigOf> & object): boolean {
   return a.consecutiveErrors === b.consecutiveErrors && a.baseEjectionMs === b.baseEjectionMs && a.maxEjectionPercent === b.maxEjectionPercent;
-}
-
-function destinationOf(key: string, servicePort: ServicePort, balance: PortBalance, service: Service, affinity: AffinityPicker | undefined): Destination {
-  const retries = service.policy?.retries;
-  const timeoutMs = service.policy?.timeoutMs;
-  const e = balance.eligibility;
-  // Why: with internalTrafficPolicy Local and no endpoint on this node, kube-proxy drops the
-  // traffic rather than fall back to other nodes; refuse up front with the reason.
-  if (e.type === 'none' && e.error.code === ErrorCode.LOCAL_NO_ENDPOINT) return Object.freeze({ type: 'reject', error: e.error });
-  return Object.freeze({
-    type: 'service',
-    service: key,
-    servicePort: servicePort.port ?? 0,
-    portName: servicePort.name ?? '',
-    appProtocol: appProtocolOf(servicePort),
-    picker: balance.picker,
-    ...(balance.hashKey ? { hashKey: balance.hashKey } : {}),
-    ...(affinity ? { affinity } : {}),
-    ...(retries !== undefined && retries !== null ? { retries } : {}),
-    ...(timeoutMs ? { timeoutMs } : {}),
-  });
-}
-
-/** Whether `destination` still carries the Service's `skein.io/retries` and `skein.io/timeout`. */
-function sameRequestPolicy(destination: Destination, service: Service): boolean {
-  if (destination.type !== 'service') return true;
-  const retries = service.policy?.retries;
-  const timeoutMs = service.policy?.timeoutMs;
-  return destination.retries === (retries ?? undefined) && destination.timeoutMs === (timeoutMs || undefined);
-}
-
-function samePort(a: ServicePort, b: ServicePort): boolean {
-  return (a.name ?? '') === (b.name ?? '') && (a.appProtocol ?? '') === (b.appProtocol ?? '');
 }

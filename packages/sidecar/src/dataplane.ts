@@ -57,6 +57,8 @@ export type HashKeySource =
  */
 export interface SessionAffinity {
   pick(clientIp: string, exclude?: ReadonlySet<string>, hash?: number): PickResult;
+  /** Whether the last `pick` returned the client's remembered endpoint (read right after it, for spans). */
+  readonly lastHit: boolean;
 }
 
 /**
@@ -110,6 +112,8 @@ export type Destination =
     readonly retries?: number;
     /** `skein.io/timeout` in ms: from request start to response end (504 SKEIN_ERR_TIMEOUT). Unset: none. */
     readonly timeoutMs?: number;
+    /** The eligibility rule that made the picker's endpoint set ("all ready", "hints: forZones a"…), for spans. */
+    readonly rule?: string;
   }
   /**
    * Connect to host:port as given, outside the balancer: a host outside the mesh

@@ -7,6 +7,8 @@ import type { ClientIpAffinity } from './session-affinity.js';
 export class AffinityPicker implements SessionAffinity {
   /** The picker's targets by key ("usable"), with a shared pick result each: a hit allocates nothing. */
   readonly results: ReadonlyMap<string, PickResult>;
+  /** Whether the last pick was an affinity hit. */
+  lastHit = false;
   /** `exclude` of the pick in progress, read by `usable` (one closure per build, not per pick). */
   private exclude: ReadonlySet<string> | undefined;
   private readonly usable = (key: string): boolean => this.results.has(key) && !(this.exclude !== undefined && this.exclude.has(key));
@@ -23,8 +25,12 @@ export class AffinityPicker implements SessionAffinity {
       this.exclude = exclude;
       const hit = this.table.lookup(clientIp, this.usable);
       this.exclude = undefined;
-      if (hit !== undefined) return this.results.get(hit.key)!;
+      if (hit !== undefined) {
+        this.lastHit = true;
+        return this.results.get(hit.key)!;
+      }
     }
+    this.lastHit = false;
     const picked = this.picker.pick(exclude, hash);
     if (picked.type === 'pick' && this.results.has(picked.target.key) && !(exclude !== undefined && exclude.has(picked.target.key))) {
       this.table.remember(clientIp, picked.target);

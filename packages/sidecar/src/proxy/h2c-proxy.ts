@@ -18,6 +18,7 @@ import { HttpForwarder, writeErrorResponse } from './http-forwarder.js';
 import { badRequest, causeOf, ProxyErrorCode } from './proxy-errors.js';
 import { ProxyListener } from './proxy-listener.js';
 import { isLocalHost, originPath, parseAuthority, type Authority } from './request-target.js';
+import type { RequestTelemetry } from '../telemetry/request-telemetry.js';
 import { RetryBudgets, type RetryBudget } from './retry-policy.js';
 import { writeRawError, type TunnelContext } from './tunnel.js';
 import { forwardUpgrade } from './upgrade-forwarder.js';
@@ -40,6 +41,8 @@ export interface H2cProxyOptions {
   readonly retryBudgets?: RetryBudgets;
   /** Streams in flight per endpoint (and service) before it overflows. Default 1024. */
   readonly maxRequestsPerEndpoint?: number | undefined;
+  /** A CLIENT span and metrics per stream; none when absent. */
+  readonly telemetry?: RequestTelemetry | undefined;
 }
 
 const noop = (): void => undefined;
@@ -110,6 +113,8 @@ export interface ServiceListenerOptions {
   readonly maxConnectRetries?: number;
   /** This pod's IP, as OutboundProxyOptions.podIp. */
   readonly podIp?: string;
+  /** As OutboundProxyOptions.telemetry. */
+  readonly telemetry?: RequestTelemetry | undefined;
 }
 
 /**
@@ -136,7 +141,7 @@ export class ServiceListener {
     const shared = {
       dataplane: options.dataplane, stats: this.counters, logger,
       connectTimeoutMs: options.connectTimeoutMs ?? 5000, maxConnectRetries: options.maxConnectRetries ?? 2, podIp: options.podIp,
-      retryBudgets: new RetryBudgets(),
+      retryBudgets: new RetryBudgets(), telemetry: options.telemetry,
     };
     this.tunnels = shared;
     this.forwarder = new HttpForwarder(shared);
@@ -147,7 +152,7 @@ export class ServiceListener {
     http1.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const path = originPath(req);
       if (path === undefined) writeErrorResponse(req, res, badRequest(`cannot parse request target "${req.url ?? ''}"`));
-      else this.route((destination) => this.forwarder.forward(req, res, { destination, what: this.what, path }), (error) => writeErrorResponse(req, res, error));
+      else this.route((destination) => this.forwarder.forward(req, res, { destination, what: this.what, host: options.host, port: options.port, path }), (error) => writeErrorResponse(req, res, error));
     });
     http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       const path = originPath(req);

@@ -9,6 +9,8 @@ import { forwardHeaders, KEEP_TRANSFER_ENCODING } from './hop-headers.js';
 import { causeOf, connectFailed, overflow, upstreamFailed, upstreamTimeout } from './proxy-errors.js';
 import { isIdempotent, isRetryableStatus, RetryBudget } from './retry-policy.js';
 
+import type { RequestRecord } from '../telemetry/request-telemetry.js';
+import type { DestinationError } from '../dataplane.js';
 import { writeErrorResponse, type ForwardRequest, type HttpForwarder } from './http-forwarder.js';
 
 const noop = (): void => undefined;
@@ -41,6 +43,8 @@ class Exchange {
   private pending = false;
   private settled = true;
   private clientGone = false;
+  /** The SKEIN_ERR_* code the client was answered with, if any. */
+  private errorCode: string | undefined;
 
   constructor(
     private readonly forwarder: HttpForwarder,
@@ -51,7 +55,9 @@ class Exchange {
     /** The client's address for ClientIP affinity (undefined without affinity). */
     private readonly clientIp: string | undefined,
     /** A Set-Cookie value for the response: the hash cookie this client lacked. */
-    private readonly setCookie?: string,
+    private readonly setCookie: string | undefined,
+    /** This request's span and metrics, when recorded. */
+    private readonly record: RequestRecord | undefined,
   ) {
     this.load = requestCounterFor(forward.destination);
     this.headers = forwardHeaders(req.rawHeaders, KEEP_TRANSFER_ENCODING);
@@ -84,6 +90,11 @@ class Exchange {
     this.load?.started(target);
     this.settled = false;
     this.connected = false;
+    if (this.record !== undefined) {
+      const destination = this.forward.destination;
+      const trace = this.record.attempt(target, destination.type === 'service' ? destination.affinity?.lastHit : undefined);
+      if (trace !== undefined) setHeaders(this.headers, trace);
+    }
     const up = request({
       host: target.address, port: target.port, method: this.req.method, path: this.forward.path,
       headers: this.headers, agent: this.forwarder.agent,
@@ -110,7 +121,7 @@ class Exchange {
     }
     forwarder.options.logger.debug({ what: forward.what, target: picked.key }, 'every endpoint is at its request limit');
     this.clearOverallTimer();
-    writeErrorResponse(this.req, this.res, overflow(forward.what));
+    this.fail(overflow(forward.what));
     return undefined;
   }
 
@@ -160,6 +171,7 @@ class Exchange {
         response.on('error', noop);
         up.destroy();
         this.settle();
+        this.record?.attemptFailed(String(status));
         this.forwarder.options.logger.debug({ what: this.forward.what, failed: failed.key, next: next.key, status }, 'gateway error; retrying on another endpoint');
         this.attempt(next);
         return;
@@ -214,17 +226,19 @@ class Exchange {
       const next = this.retriesLeft > 0 ? retryTarget(this.forward.destination, this.tried, this.hash, this.clientIp) : undefined;
       if (next) {
         this.retriesLeft--;
+        this.record?.attemptFailed('connect-error');
         this.forwarder.options.logger.debug({ what, failed: target.key, next: next.key, cause: causeOf(error) }, 'connect failed; retrying on another endpoint');
         this.attempt(next);
         return;
       }
-      writeErrorResponse(this.req, this.res, connectFailed(what, target.key, causeOf(error)));
+      this.fail(connectFailed(what, target.key, causeOf(error)));
       return;
     }
     if (up.reusedSocket && this.bodyless && this.retriesLeft > 0) {
       // A pooled connection the endpoint closed while idle (the keep-alive race): the request
       // never reached the application, so send it again on a fresh connection.
       this.retriesLeft--;
+      this.record?.attemptFailed('reset');
       this.attempt(target);
       return;
     }
@@ -232,11 +246,12 @@ class Exchange {
     this.report('reset');
     const next = this.policyRetryTarget();
     if (next) {
+      this.record?.attemptFailed('reset');
       this.forwarder.options.logger.debug({ what, failed: target.key, next: next.key, cause: causeOf(error) }, 'reset before response; retrying on another endpoint');
       this.attempt(next);
       return;
     }
-    writeErrorResponse(this.req, this.res, upstreamFailed(what, target.key, causeOf(error)));
+    this.fail(upstreamFailed(what, target.key, causeOf(error)));
   }
 
   /**
@@ -278,12 +293,13 @@ class Exchange {
     this.settle();
     up?.destroy();
     this.forwarder.options.logger.debug({ what: this.forward.what, target: this.target.key, timeoutMs }, 'request timed out');
-    writeErrorResponse(this.req, this.res, upstreamTimeout(this.forward.what, timeoutMs));
+    this.fail(upstreamTimeout(this.forward.what, timeoutMs));
   }
 
   private onClientClose(): void {
     if (!this.res.writableFinished) {
       this.clientGone = true;
+      this.errorCode ??= 'client-closed';
       this.clearTimer();
       this.upstream?.destroy();
     }
@@ -296,6 +312,12 @@ class Exchange {
     if (this.finished) return;
     this.finished = true;
     this.clearOverallTimer();
+    if (this.record !== undefined) {
+      const res = this.res;
+      // Cut short after the head: the client saw the status, but not a whole response.
+      const error = this.errorCode ?? (res.headersSent && !res.writableFinished ? 'reset' : undefined);
+      this.record.end(res.headersSent ? res.statusCode : 0, error);
+    }
     this.budget.active--;
     if (this.inRetry) this.budget.retrying--;
   }
@@ -305,6 +327,12 @@ class Exchange {
       clearTimeout(this.overallTimer);
       this.overallTimer = undefined;
     }
+  }
+
+  /** Answers with a proxy error (remembered for telemetry). */
+  private fail(error: DestinationError): void {
+    this.errorCode = error.code;
+    writeErrorResponse(this.req, this.res, error);
   }
 
   /** The current attempt ended (exactly once per attempt). */

@@ -22,6 +22,7 @@ import type { ClusterStats, TargetCounters } from './cluster-stats.js';
 import { clientIpOf, firstTarget, isError, newHashCookie, requestHashOf, type Routable } from './destination.js';
 import { RetryBudgets, type RetryBudget } from './retry-policy.js';
 import { Exchange } from './http-exchange.js';
+import type { RequestTelemetry } from '../telemetry/request-telemetry.js';
 
 /** What every forwarded request shares. */
 export interface HttpForwarderOptions {
@@ -33,6 +34,10 @@ export interface HttpForwarderOptions {
   readonly maxConnectRetries: number;
   /** This pod's IP: the source address of loopback clients for `skein.io/hash-key: source-ip`. */
   readonly podIp?: string;
+  /** Spans and metrics per request; none when absent. */
+  readonly telemetry?: RequestTelemetry | undefined;
+  /** Which way this forwarder's requests go, for telemetry (server spans inbound). Default outbound. */
+  readonly direction?: 'outbound' | 'inbound';
   /** Budgets shared with the listener's h2c leg; default its own. */
   readonly retryBudgets?: RetryBudgets;
   /** Requests in flight per endpoint (and service) before it overflows. Default 1024 (Envoy's max_requests). */
@@ -46,6 +51,9 @@ export interface ForwardRequest {
   readonly destination: Routable;
   /** The destination as the client named it ("web.demo:80"), for error messages. */
   readonly what: string;
+  /** `what`'s host and port, for telemetry (default: `what`, port 0). */
+  readonly host?: string;
+  readonly port?: number;
   /** Origin-form path for the upstream request line. */
   readonly path: string;
   /** Host header value to add when the client sent none (absolute-form from an HTTP/1.0 client). */
@@ -93,12 +101,19 @@ export class HttpForwarder {
     const cookie = hash === undefined ? newHashCookie(forward.destination) : undefined;
     if (cookie !== undefined) hash = cookie.hash;
     const clientIp = clientIpOf(forward.destination, req.socket.remoteAddress, this.options.podIp);
-    const first = firstTarget(forward.destination, hash, clientIp);
+    const destination = forward.destination;
+    const record = this.options.telemetry?.start({
+      direction: this.options.direction ?? 'outbound', method: req.method ?? 'GET', host: forward.host ?? forward.what, port: forward.port ?? 0,
+      path: forward.path, protocolVersion: req.httpVersion, service: destination.type === 'service' ? destination.service : undefined,
+      rule: destination.type === 'service' ? destination.rule : undefined,
+    }, req.headers);
+    const first = firstTarget(destination, hash, clientIp);
     if (isError(first)) {
       writeErrorResponse(req, res, first);
+      record?.end(first.status, first.code);
       return;
     }
-    new Exchange(this, req, res, forward, hash, clientIp, cookie?.setCookie).attempt(first);
+    new Exchange(this, req, res, forward, hash, clientIp, cookie?.setCookie, record).attempt(first);
   }
 
   /** The retry budget of the service `label` (see `serviceLabel`). */

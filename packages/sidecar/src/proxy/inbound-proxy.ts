@@ -8,6 +8,7 @@ import type { DestinationError } from '../dataplane.js';
 import { noopLogger, type Logger } from '../logger.js';
 import { ClusterStats, type ClusterStatsJson } from './cluster-stats.js';
 import { directTarget, type Routable } from './destination.js';
+import type { RequestTelemetry } from '../telemetry/request-telemetry.js';
 import { HttpForwarder, writeErrorResponse } from './http-forwarder.js';
 import { badRequest, ProxyErrorCode } from './proxy-errors.js';
 import { ProxyListener } from './proxy-listener.js';
@@ -29,6 +30,8 @@ export interface InboundProxyOptions {
    * the server speaks first, like MySQL or SMTP, wait this long once). Default 250.
    */
   readonly detectTimeoutMs?: number;
+  /** A SERVER span (its context handed to the app) and metrics per HTTP request; none when absent. */
+  readonly telemetry?: RequestTelemetry | undefined;
   /**
    * Telemetry hook: called when an HTTP request arrives, before it is forwarded. May return
    * headers to set on the request to the app (e.g. a server span's traceparent).
@@ -53,16 +56,18 @@ export class InboundProxy {
   private readonly listener: ProxyListener;
   private readonly tunnels: TunnelContext;
   private readonly what: string;
+  private readonly host: string;
 
   constructor(options: InboundProxyOptions) {
     this.options = options;
     const logger = options.logger ?? noopLogger;
     const host = options.appHost ?? '127.0.0.1';
+    this.host = host;
     this.app = { type: 'direct', host, port: options.appPort, reason: 'passthrough', service: INBOUND };
     this.what = `${host}:${options.appPort}`;
     // No retries: there is one app, and a refused connection means it is not up.
     this.tunnels = { dataplane: undefined, stats: this.counters, connectTimeoutMs: options.connectTimeoutMs ?? 1000, maxConnectRetries: 0 };
-    this.forwarder = new HttpForwarder({ ...this.tunnels, logger });
+    this.forwarder = new HttpForwarder({ ...this.tunnels, logger, telemetry: options.telemetry, direction: 'inbound' });
     this.listener = new ProxyListener({ logger, detectTimeoutMs: options.detectTimeoutMs ?? 250, onOther: (socket) => this.relay(socket) });
     const http1 = this.listener.http1;
     http1.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
@@ -106,7 +111,7 @@ export class InboundProxy {
       writeErrorResponse(req, res, badTarget(req));
       return;
     }
-    this.forwarder.forward(req, res, { destination: this.app, what: this.what, path, setHeaders });
+    this.forwarder.forward(req, res, { destination: this.app, what: this.what, host: this.host, port: this.options.appPort, path, setHeaders });
   }
 
   private relay(socket: Socket): void {

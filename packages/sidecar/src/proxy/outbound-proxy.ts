@@ -15,6 +15,7 @@ import { HttpForwarder, writeErrorResponse, type ForwardRequest } from './http-f
 import { badRequest } from './proxy-errors.js';
 import { ProxyListener } from './proxy-listener.js';
 import { RetryBudgets } from './retry-policy.js';
+import type { RequestTelemetry } from '../telemetry/request-telemetry.js';
 import { isLocalHost, parseAbsoluteForm, parseAuthority, type Authority } from './request-target.js';
 import { connectWithRetry, splice, writeRawError, type TunnelContext } from './tunnel.js';
 import { forwardUpgrade } from './upgrade-forwarder.js';
@@ -39,6 +40,8 @@ export interface OutboundProxyOptions {
    * `skein.io/hash-key: source-ip` services, so client pods spread over endpoints.
    */
   readonly podIp?: string;
+  /** A CLIENT span and metrics per request (HTTP/1.1 and h2c); none when absent. */
+  readonly telemetry?: RequestTelemetry | undefined;
 }
 
 /** A request's route before resolution: where it goes and what to send upstream. */
@@ -70,7 +73,7 @@ export class OutboundProxy {
     this.knownWaitMs = options.knownWaitMs ?? 2000;
     const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     const maxConnectRetries = options.maxConnectRetries ?? 2;
-    const shared = { dataplane: this.dataplane, stats: this.counters, logger: this.logger, connectTimeoutMs, maxConnectRetries, podIp: options.podIp || undefined, retryBudgets: new RetryBudgets() };
+    const shared = { dataplane: this.dataplane, stats: this.counters, logger: this.logger, connectTimeoutMs, maxConnectRetries, podIp: options.podIp || undefined, retryBudgets: new RetryBudgets(), telemetry: options.telemetry };
     this.tunnels = shared;
     this.forwarder = new HttpForwarder({ ...shared, maxRequestsPerEndpoint: options.maxRequestsPerEndpoint, maxPendingPerEndpoint: options.maxPendingPerEndpoint });
     this.h2 = new H2cProxy({ ...shared, knownWaitMs: this.knownWaitMs, isSelf: this.isSelf, maxRequestsPerEndpoint: options.maxRequestsPerEndpoint });
@@ -185,5 +188,5 @@ export class OutboundProxy {
 }
 
 function forwardOf(destination: Routable, route: RequestRoute): ForwardRequest {
-  return { destination, what: `${route.host}:${route.port}`, path: route.path, addHost: route.addHost };
+  return { destination, what: `${route.host}:${route.port}`, host: route.host, port: route.port, path: route.path, addHost: route.addHost };
 }
