@@ -41,11 +41,11 @@ function createSource(config: ControlPlaneConfig): Source {
 }
 
 export async function startControlPlane(config: ControlPlaneConfig, log: Logger): Promise<RunningControlPlane> {
-  const metrics = new ControlPlaneMetrics();
+  const registry = new SubscriberRegistry();
+  const metrics = new ControlPlaneMetrics(registry);
   const state = new ClusterState();
   const cache = new MemorySnapshotCache();
   const store = new MemorySnapshotStore();
-  const registry = new SubscriberRegistry();
   const source = createSource(config);
   // Problems in force, keyed by object (or origin) so a fixed object clears its entry.
   const problems = new Map<string, Problem & { at: string }>();
@@ -87,7 +87,8 @@ export async function startControlPlane(config: ControlPlaneConfig, log: Logger)
     onError: (err) => log.error({ err }, 'snapshot build failed; keeping the last published snapshot'),
   });
 
-  const onEvent = (event: SourceEvent): void => {
+  // `seenAt`: when the source saw the change, carried to the ACKs for push latency.
+  const onEvent = (event: SourceEvent, seenAt?: number): void => {
     switch (event.type) {
       case 'upsert':
       case 'delete': {
@@ -103,7 +104,7 @@ export async function startControlPlane(config: ControlPlaneConfig, log: Logger)
             problems.delete(refKey({ kind: event.kind, namespace: meta?.namespace ?? '', name: meta?.name ?? '' }));
           }
           for (const kind of KUBE_KINDS) metrics.objects.set({ kind }, state.counts()[kind]);
-          if (synced) publisher.notify();
+          if (synced) publisher.notify(seenAt);
         }
         return;
       }
@@ -133,7 +134,10 @@ export async function startControlPlane(config: ControlPlaneConfig, log: Logger)
       streamOpened: () => { metrics.streamsTotal.inc(); metrics.subscribers.inc(); },
       streamClosed: () => metrics.subscribers.dec(),
       responseSent: (e) => { metrics.pushes.inc({ type: e.typeUrl, mode: e.mode }); metrics.pushBytes.inc({ type: e.typeUrl }, e.bytes); },
-      ack: (e) => metrics.acks.inc({ type: e.typeUrl }),
+      ack: (e) => {
+        metrics.acks.inc({ type: e.typeUrl });
+        if (e.sinceEventMs !== undefined) metrics.pushLatency.observe({ type: e.typeUrl }, e.sinceEventMs / 1000);
+      },
       nack: (e) => metrics.nacks.inc({ type: e.typeUrl }),
       requestRejected: () => metrics.rejectedStreams.inc(),
     },

@@ -1,6 +1,11 @@
 // Prometheus metrics of the control plane (served on /metrics). Names follow Prometheus
 // conventions: skein_control_plane_*, base units, _total for counters.
+import { RESOURCE_TYPES } from '@skein/protocol';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SubscriberRegistry } from './snapshot/subscriber-registry.js';
+
+/** Push latency spans the debounce (100 ms by default), the build and the round trip. */
+const PUSH_LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export class ControlPlaneMetrics {
   readonly registry = new Registry();
@@ -18,9 +23,21 @@ export class ControlPlaneMetrics {
   readonly inputProblems = new Counter({ name: 'skein_control_plane_input_problems_total', help: 'Invalid input objects or documents rejected (last good version kept)', labelNames: ['kind'] as const, registers: [this.registry] });
   readonly sourceSynced = new Gauge({ name: 'skein_control_plane_source_synced', help: '1 once the source has delivered its first full view', labelNames: ['source'] as const, registers: [this.registry] });
   readonly sourceConnected = new Gauge({ name: 'skein_control_plane_source_connected', help: '1 while the source is connected, 0 while it retries', labelNames: ['source'] as const, registers: [this.registry] });
+  /** Observed once per subscriber and version: from the source seeing a change to the ACK of the first version carrying it. */
+  readonly pushLatency = new Histogram({ name: 'skein_control_plane_push_latency_seconds', help: 'Time from a source event (watch event, manifest change) to the subscriber\'s ACK of the first version carrying it', labelNames: ['type'] as const, buckets: PUSH_LATENCY_BUCKETS, registers: [this.registry] });
 
-  constructor() {
+  /** `subscribers`: the live subscribers, read at scrape time for the NACKing gauge. */
+  constructor(subscribers?: SubscriberRegistry) {
     collectDefaultMetrics({ register: this.registry });
+    if (subscribers) {
+      new Gauge({
+        name: 'skein_control_plane_nacking_subscribers', help: 'Connected subscribers whose last answer for the type was a NACK',
+        labelNames: ['type'] as const, registers: [this.registry],
+        collect() {
+          for (const type of RESOURCE_TYPES) this.set({ type }, subscribers.countNacking(type));
+        },
+      });
+    }
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -349,7 +349,9 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
       return EMPTY;
     }
     if (health === undefined || !sameConfig(health.detector.config, config)) {
-      const onChange = (change: OutlierChange): void => void (change.type === 'eject' && this.ejections.set(key, (this.ejections.get(key) ?? 0) + 1));
+      const onChange = (change: OutlierChange): void => {
+        if (change.type === 'eject') this.ejections.set(key, (this.ejections.get(key) ?? 0) + 1);
+      };
       health = { detector: new OutlierDetector(this.clock, { config, onChange }), builtVersion: -1 };
       this.health.set(key, health);
     }

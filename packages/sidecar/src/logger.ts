@@ -9,3 +9,18 @@ export interface Logger {
 
 const nothing = (): void => undefined;
 export const noopLogger: Logger = { debug: nothing, info: nothing, warn: nothing, error: nothing };
+
+/**
+ * What a process logger (pino's `redact` option) must hide: node identity tokens (`token`,
+ * `identity.token`, one or two levels down), Authorization headers (bare, in `headers`, in a
+ * request or an error) and passwords. Pure data, so the library imports no logger.
+ */
+export const LOG_REDACTION: { readonly paths: readonly string[]; readonly censor: string } = Object.freeze({
+  paths: Object.freeze([
+    'token', '*.token', '*.*.token',
+    'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
+    'headers["proxy-authorization"]', '*.headers["proxy-authorization"]',
+    'password', '*.password',
+  ]),
+  censor: '[Redacted]',
+});

@@ -58,6 +58,8 @@ export class SnapshotPublisher {
   private timerArmed = false;
   private firstPendingAt: number | undefined;
   private lastNotifyAt = 0;
+  /** When the source saw the oldest change awaiting its build (for push latency); undefined if unknown. */
+  private pendingEventAt: number | undefined;
   private building = false;
   private closed = false;
   private knownProblems = new Set<string>();
@@ -73,9 +75,14 @@ export class SnapshotPublisher {
     return this.firstPendingAt !== undefined;
   }
 
-  /** Says the model may have changed. Cheap: call it for every source event. No-op after close. */
-  notify(): void {
+  /**
+   * Says the model may have changed. Cheap: call it for every source event. No-op after close.
+   * `eventAt` is when the source saw the change (same time base as `clock.now()`); the oldest
+   * one of a build goes into the snapshot's `eventTimes`, for push latency.
+   */
+  notify(eventAt?: number): void {
     if (this.closed) return;
+    if (eventAt !== undefined && !(eventAt >= this.pendingEventAt!)) this.pendingEventAt = eventAt;
     const now = this.clock.now();
     this.firstPendingAt ??= now;
     this.lastNotifyAt = now;
@@ -97,11 +104,13 @@ export class SnapshotPublisher {
     }
     this.disarm();
     this.firstPendingAt = undefined;
+    const eventAt = this.pendingEventAt;
+    this.pendingEventAt = undefined;
     this.building = true;
     const started = this.clock.now();
     let report: PublishReport;
     try {
-      const { snapshot, problems } = buildSnapshot(this.options.build(), this.options.cache.current(), started);
+      const { snapshot, problems } = buildSnapshot(this.options.build(), this.options.cache.current(), started, eventAt);
       const published = this.options.cache.set(snapshot);
       const durationMs = this.clock.now() - started;
       report = { type: published ? 'published' : 'unchanged', snapshot, problems, durationMs };
@@ -125,6 +134,7 @@ export class SnapshotPublisher {
     this.closed = true;
     this.disarm();
     this.firstPendingAt = undefined;
+    this.pendingEventAt = undefined;
   }
 
   private reportProblems(problems: readonly SnapshotProblem[]): void {

@@ -20,6 +20,12 @@ export interface Snapshot {
   readonly resources: ReadonlyMap<ResourceType, ReadonlyMap<string, EncodedResource>>;
   /** Per type: content hash over the (name, version) pairs of that type. */
   readonly typeVersions: ReadonlyMap<ResourceType, string>;
+  /**
+   * Per type whose version changed from the previous snapshot: when a source saw the oldest
+   * change this build carries (clock ms). Absent when the build had no timed source event
+   * (the first build, a forced flush). Push latency is measured from it to each ACK.
+   */
+  readonly eventTimes?: ReadonlyMap<ResourceType, number>;
 }
 
 /** A resource that was not published as built, and why. */
@@ -47,8 +53,9 @@ type Bodies = ReadonlyMap<string, ServiceInit | EndpointGroupInit>;
  * (by any build) is not validated, encoded or hashed again, its earlier EncodedResource is used.
  * `updateMeshModel` hands back the same objects for every Service it did not translate again,
  * so an incremental build costs as much as what changed. Versions equal a from-scratch build's.
+ * `eventAt`, when the build follows source events, becomes `eventTimes` of the changed types.
  */
-export function buildSnapshot(model: MeshModel, previous: Snapshot | undefined, now: number): BuildResult {
+export function buildSnapshot(model: MeshModel, previous: Snapshot | undefined, now: number, eventAt?: number): BuildResult {
   const problems: SnapshotProblem[] = [];
   const services = publishType(TYPE_SERVICE, model.services, previous, problems);
   const groups = publishType(TYPE_ENDPOINT_GROUP, model.endpointGroups, previous, problems);
@@ -75,7 +82,12 @@ export function buildSnapshot(model: MeshModel, previous: Snapshot | undefined, 
   }
   const version = combinedVersion(typeVersions);
   if (previous?.version === version) return { snapshot: previous, problems };
-  return { snapshot: { version, createdAt: now, resources, typeVersions }, problems };
+  if (eventAt === undefined) return { snapshot: { version, createdAt: now, resources, typeVersions }, problems };
+  const eventTimes = new Map<ResourceType, number>();
+  for (const [typeUrl, typeVersion] of typeVersions) {
+    if (previous?.typeVersions.get(typeUrl) !== typeVersion) eventTimes.set(typeUrl, eventAt);
+  }
+  return { snapshot: { version, createdAt: now, resources, typeVersions, eventTimes }, problems };
 }
 
 /**

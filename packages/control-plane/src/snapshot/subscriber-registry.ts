@@ -1,4 +1,5 @@
 // The live subscribers of this replica, for /debug/proxies, `skeinctl status` and metrics.
+import type { ResourceType } from '@skein/protocol';
 import type { SubscriberJson, SubscriberState } from './subscriber.js';
 
 export class SubscriberRegistry {
@@ -21,6 +22,13 @@ export class SubscriberRegistry {
 
   get size(): number {
     return this.subscribers.size;
+  }
+
+  /** Live subscribers whose last answer for `typeUrl` was a NACK (for a gauge; allocates nothing). */
+  countNacking(typeUrl: ResourceType): number {
+    let n = 0;
+    for (const s of this.subscribers) if (s.isNacking(typeUrl)) n++;
+    return n;
   }
 
   /** Live subscribers whose node id is `nodeId` (a reconnect may briefly overlap its old stream). */

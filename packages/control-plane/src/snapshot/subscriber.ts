@@ -36,7 +36,12 @@ export interface NackRecord {
 /** What a valid request answered, besides any subscription change it carried. */
 export type RequestOutcome =
   | { type: 'subscription' }
-  | { type: 'ack'; nonce: string; version: string }
+  /**
+   * `sinceEventMs`: time from the source's sighting of the oldest change this version was the
+   * first to carry to this subscriber, to this ACK (push latency); undefined when it carried
+   * no change timed after the subscription began (first response, reconnect, scope change).
+   */
+  | { type: 'ack'; nonce: string; version: string; sinceEventMs: number | undefined }
   | { type: 'nack'; nack: NackRecord }
   /** Answers a response that is not the one awaited (xDS: ignored as an ACK). */
   | { type: 'stale'; nonce: string };
@@ -68,9 +73,16 @@ interface TypeState {
   owed: boolean;
   /** Delta: seeded from initial_resource_versions and not yet compared. */
   seeded: boolean;
-  pending: { nonce: string; version: string } | undefined;
+  /** `eventAt`: the oldest timed change this response is the first to carry. */
+  pending: { nonce: string; version: string; eventAt: number | undefined } | undefined;
   ackedVersion: string | undefined;
   lastNack: NackRecord | undefined;
+  /** The last answer for this type was a NACK. */
+  nacking: boolean;
+  /** When the type was first requested on this stream: changes seen before are not push latency. */
+  readonly subscribedAt: number;
+  /** The oldest timed change published since the last response and not yet sent. */
+  unsentEventAt: number | undefined;
 }
 
 export class SubscriberState {
@@ -108,13 +120,32 @@ export class SubscriberState {
     const mode: SubscriptionMode = req.mode === Mode.MODE_DELTA ? 'delta' : 'sotw';
     let state = this.types.get(typeUrl);
     const first = state === undefined;
-    state ??= newTypeState(mode);
+    state ??= newTypeState(mode, this.options.now());
     this.types.set(typeUrl, state);
 
     const outcome = this.answer(state, req);
     if (mode === 'sotw') applySotw(state, req, first);
     else applyDelta(state, req, first);
     return { ok: true, typeUrl, outcome };
+  }
+
+  /**
+   * Called with every snapshot published while the stream is identified, before responses are
+   * computed from it (even when backpressure holds them): remembers the oldest change time per
+   * subscribed type, so the ACK of the response that first carries it measures push latency.
+   */
+  noteSnapshot(snapshot: Snapshot): void {
+    const times = snapshot.eventTimes;
+    if (times === undefined) return;
+    for (const [typeUrl, state] of this.types) {
+      const at = times.get(typeUrl);
+      if (at !== undefined && at >= state.subscribedAt && !(at >= state.unsentEventAt!)) state.unsentEventAt = at;
+    }
+  }
+
+  /** Whether the subscriber's last answer for `typeUrl` was a NACK. */
+  isNacking(typeUrl: ResourceType): boolean {
+    return this.types.get(typeUrl)?.nacking === true;
   }
 
   /**
@@ -131,7 +162,10 @@ export class SubscriberState {
     let resources: EncodedResource[];
     let removed: string[] = [];
     if (state.mode === 'sotw') {
-      if (!state.owed && view.version === state.sentVersion) return undefined;
+      if (!state.owed && view.version === state.sentVersion) {
+        state.unsentEventAt = undefined; // the change did not touch what this subscriber sees
+        return undefined;
+      }
       resources = [...view.resources.values()];
     } else {
       resources = [...view.resources.values()].filter((r) => state.held.get(r.name) !== r.version);
@@ -144,6 +178,7 @@ export class SubscriberState {
       if (!state.owed && resources.length === 0 && removed.length === 0) {
         // A reconnecting client that already holds everything has applied this version.
         if (seeded) state.ackedVersion = state.sentVersion = view.version;
+        state.unsentEventAt = undefined;
         return undefined;
       }
       removed = [...new Set(removed)].sort();
@@ -159,7 +194,8 @@ export class SubscriberState {
     const nonce = String(++this.nonces);
     state.owed = false;
     state.sentVersion = view.version;
-    state.pending = { nonce, version: view.version };
+    state.pending = { nonce, version: view.version, eventAt: state.unsentEventAt };
+    state.unsentEventAt = undefined;
     return {
       typeUrl, versionInfo: view.version, resources, removedResources: removed, nonce,
       mode: state.mode === 'delta' ? Mode.MODE_DELTA : Mode.MODE_STATE_OF_THE_WORLD,
@@ -221,8 +257,12 @@ export class SubscriberState {
     state.pending = undefined;
     if (!req.errorDetail) {
       state.ackedVersion = pending.version;
-      return { type: 'ack', nonce, version: pending.version };
+      state.nacking = false;
+      const sinceEventMs = pending.eventAt === undefined ? undefined : Math.max(0, this.options.now() - pending.eventAt);
+      return { type: 'ack', nonce, version: pending.version, sinceEventMs };
     }
+    // A NACKed change is not measured: the NACK counters say it did not converge.
+    state.nacking = true;
     state.lastNack = {
       nonce, version: pending.version, message: req.errorDetail.message ?? '',
       resourceErrors: (req.errorDetail.resourceErrors ?? []).map((e) => ({ name: e.name ?? '', message: e.message ?? '' })),
@@ -251,10 +291,11 @@ export interface SubscriberJson {
   types: Record<string, TypeJson>;
 }
 
-function newTypeState(mode: SubscriptionMode): TypeState {
+function newTypeState(mode: SubscriptionMode, now: number): TypeState {
   return {
     mode, subscription: new Subscription(), held: new Map(), toldAbsent: new Set(), sentVersion: undefined,
     owed: false, seeded: false, pending: undefined, ackedVersion: undefined, lastNack: undefined,
+    nacking: false, subscribedAt: now, unsentEventAt: undefined,
   };
 }
 

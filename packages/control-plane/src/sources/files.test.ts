@@ -167,6 +167,25 @@ describe('FilesSource', () => {
     expect(events[0]).toMatchObject({ type: 'upsert', kind: 'Service', origin: 'files: a.yaml doc 2', object: { spec: { ports: [{ port: 8080 }] } } });
   });
 
+  it('dates events after the first read by when the change was noticed (for push latency)', async () => {
+    write('a.yaml', svc('one'));
+    const seen: Array<[SourceEvent['type'], number | undefined]> = [];
+    source = new FilesSource({ dir, cwd: dir });
+    await source.start((event, seenAt) => {
+      rec.sink(event);
+      seen.push([event.type, seenAt]);
+    });
+    await rec.until(() => rec.events.some((e) => e.type === 'synced'), 'synced');
+    expect(seen.filter(([type]) => type === 'upsert')).toEqual([['upsert', undefined]]);
+    const before = Date.now();
+    const mark = rec.events.length;
+    write('a.yaml', svc('one', 8080));
+    await rec.after(mark, isUpsertOf('one'), 'the edit');
+    const [, seenAt] = seen.at(-1)!;
+    expect(seenAt).toBeGreaterThanOrEqual(before);
+    expect(seenAt).toBeLessThanOrEqual(Date.now());
+  });
+
   it('emits deletes for a removed document and a removed file', async () => {
     write('a.yaml', `${svc('one')}---\n${svc('two')}`);
     write('sub/b.yaml', `${svc('three')}---\n${node('node-a', 'zone-a')}`);

@@ -62,6 +62,8 @@ export class FilesSource implements Source {
   private pendingFull = false;
   /** Entries named by watchers since the last read; read again even if their stamp looks unchanged. */
   private pendingPaths = new Set<string>();
+  /** When a watcher first reported a change not yet read (epoch ms): the events' `seenAt`. */
+  private firstNoticedAt: number | undefined;
   private stopped = false;
   private synced = false;
   /** The root's problem last reported as `retrying`; '' before the first read, undefined when fine. */
@@ -106,8 +108,8 @@ export class FilesSource implements Source {
     await this.running;
   }
 
-  private emit(event: SourceEvent): void {
-    if (!this.stopped) this.sink?.(event);
+  private emit(event: SourceEvent, seenAt?: number): void {
+    if (!this.stopped) this.sink?.(event, seenAt);
   }
 
   /**
@@ -116,6 +118,7 @@ export class FilesSource implements Source {
    */
   private changed(file: string | undefined): void {
     if (this.stopped) return;
+    this.firstNoticedAt ??= Date.now();
     if (file === undefined) this.pendingFull = true;
     else this.pendingPaths.add(file);
     clearTimeout(this.debounceTimer);
@@ -140,9 +143,12 @@ export class FilesSource implements Source {
       const named = this.pendingPaths;
       this.pendingFull = false;
       this.pendingPaths = new Set();
+      // A change a watcher noticed dates from then; one only this read finds (poll), from now.
+      const seenAt = this.synced ? (this.firstNoticedAt ?? Date.now()) : undefined;
+      this.firstNoticedAt = undefined;
       let walked = true;
       try {
-        walked = await this.scan(full, named);
+        walked = await this.scan(full, named, seenAt);
       } catch (err) {
         // A bug, not bad input: say so and try again at the next poll.
         this.emit({ type: 'status', state: 'retrying', detail: `${this.name}: ${String(err)}` });
@@ -171,9 +177,9 @@ export class FilesSource implements Source {
   /**
    * One read: a walk of the tree when `full` (or when the named entries need one), else a look
    * at the `named` entries only. Named files are read even if their stamp looks unchanged.
-   * Returns whether it walked the tree.
+   * Returns whether it walked the tree. `seenAt` goes with the object events (see SourceSink).
    */
-  private async scan(full: boolean, named: ReadonlySet<string>): Promise<boolean> {
+  private async scan(full: boolean, named: ReadonlySet<string>, seenAt: number | undefined): Promise<boolean> {
     const root = await statEntry(this.root);
     if (root instanceof Error || !root.isDirectory()) {
       // Missing or replaced mid-way: keep what we have, as for a lost API server connection.
@@ -202,7 +208,7 @@ export class FilesSource implements Source {
     this.scans = scans;
     this.problems = tree.problems;
     // Nothing read again and nothing gone (most polls): skip the pass over every object.
-    if (!unchanged) for (const event of this.state.apply([...scans.values()], tree.problems)) this.emit(event);
+    if (!unchanged) for (const event of this.state.apply([...scans.values()], tree.problems)) this.emit(event, seenAt);
     if (!this.synced) {
       this.synced = true;
       this.emit({ type: 'synced' });

@@ -139,6 +139,23 @@ describe('KubernetesSource', () => {
     expect(objects.has('Service/default/web')).toBe(false);
   });
 
+  it('dates watch events by their arrival, and the initial list not at all (for push latency)', async () => {
+    const api = await startApi([service('web')]);
+    let time = 1_000;
+    const timers: Timers = { ...SYSTEM_TIMERS, now: () => time };
+    const seen: Array<[string, number | undefined]> = [];
+    const source = new KubernetesSource({ kubeconfig: { yaml: api.kubeconfig() }, backoff: FAST_BACKOFF, timers });
+    cleanups.push(() => source.stop());
+    await source.start((event, seenAt) => seen.push([event.type === 'upsert' ? `upsert ${event.object.metadata?.name}` : event.type, seenAt]));
+    await until(() => seen.some(([type]) => type === 'synced'), 'synced');
+    expect(seen.find(([type]) => type === 'upsert web')).toEqual(['upsert web', undefined]);
+    time = 2_000;
+    api.create(service('new'));
+    api.delete('Service', 'default', 'web');
+    await until(() => seen.some(([type]) => type === 'delete'), 'the delete');
+    expect(seen.filter(([type]) => type === 'upsert new' || type === 'delete')).toEqual([['upsert new', 2_000], ['delete', 2_000]]);
+  });
+
   it('watches one namespace when configured (Nodes stay cluster-wide)', async () => {
     const api = await startApi([service('a', 'team-a'), service('b', 'team-b'), node('n1')]);
     const { objects, synced } = await startSource(api, { namespace: 'team-a' });

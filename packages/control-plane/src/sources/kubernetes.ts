@@ -145,7 +145,7 @@ export class KubernetesSource implements Source {
       upsert: (kind, object) => this.onUpsert(kind, object),
       delete: (kind, object) => {
         const ref = this.refOf(kind, object);
-        if (ref) this.emit({ type: 'delete', ref, origin: ORIGIN });
+        if (ref) this.emit({ type: 'delete', ref, origin: ORIGIN }, this.seenAt());
       },
       invalid: (kind, reason) => this.emit({ type: 'invalid', origin: `${ORIGIN} ${kind}`, reason }),
       listed: (kind) => {
@@ -202,15 +202,20 @@ export class KubernetesSource implements Source {
       kind,
       metadata: KINDS[kind].namespaced ? { ...object.metadata, namespace: ref.namespace } : { ...object.metadata },
     } as KubeObject;
-    this.emit({ type: 'upsert', kind, object: copy, origin: ORIGIN });
+    this.emit({ type: 'upsert', kind, object: copy, origin: ORIGIN }, this.seenAt());
+  }
+
+  /** Arrival time of a watch event; the initial list (before `synced`) has none. */
+  private seenAt(): number | undefined {
+    return this.synced ? (this.options.timers ?? SYSTEM_TIMERS).now() : undefined;
   }
 
   /** Delivers to the sink; a throwing sink must not break the informers that call us. */
-  private emit(event: SourceEvent): void {
+  private emit(event: SourceEvent, seenAt?: number): void {
     const sink = this.sink;
     if (!sink) return;
     try {
-      sink(event);
+      sink(event, seenAt);
     } catch (err) {
       if (event.type === 'invalid') return;
       const ref = event.type === 'upsert' ? this.refOf(event.kind, event.object) : event.type === 'delete' ? event.ref : undefined;

@@ -14,7 +14,12 @@ export type SourceEvent =
   /** Connection state changed (for metrics and logs). */
   | { type: 'status'; state: 'connected' | 'retrying'; detail?: string };
 
-export type SourceSink = (event: SourceEvent) => void;
+/**
+ * Receives a source's events. `seenAt` (epoch ms) comes with `upsert` and `delete` events the
+ * source saw happen while it watched: when the watch event arrived or the file change was
+ * first noticed. It is absent for the initial list or read, and feeds push-latency metrics.
+ */
+export type SourceSink = (event: SourceEvent, seenAt?: number) => void;
 
 export interface Source {
   /** "kubernetes" or "files:<dir>". */

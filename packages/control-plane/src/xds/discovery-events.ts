@@ -37,8 +37,12 @@ export interface DiscoveryEvents {
   streamClosed(info: { peer: string; node?: NodeIdentity; reason: StreamEndReason }): void;
   /** A response was handed to gRPC. `bytes` is its encoded size. */
   responseSent(info: { node: NodeIdentity; typeUrl: ResourceType; mode: SubscriptionMode; bytes: number; resources: number; removed: number }): void;
-  /** The client applied the response with this nonce. */
-  ack(info: { node: NodeIdentity; typeUrl: ResourceType; version: string }): void;
+  /**
+   * The client applied the response with this nonce. `sinceEventMs`: milliseconds from the
+   * source's sighting of the oldest change this version first carried to this subscriber, to
+   * this ACK (push latency); undefined when it carried none (first response, reconnect).
+   */
+  ack(info: { node: NodeIdentity; typeUrl: ResourceType; version: string; sinceEventMs: number | undefined }): void;
   /** The client rejected a response; its previous state stays in force. */
   nack(info: { node: NodeIdentity; typeUrl: ResourceType; nack: NackRecord }): void;
   /** A request broke the protocol and its stream was ended. */

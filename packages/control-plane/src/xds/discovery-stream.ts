@@ -69,12 +69,15 @@ export class DiscoveryStream {
     const node = this.state.node!;
     if (!identified) {
       this.options.registry.add(this.state);
-      this.unwatch = this.options.cache.watch(() => this.guard(() => this.pump()));
+      this.unwatch = this.options.cache.watch((snapshot) => this.guard(() => {
+        this.state.noteSnapshot(snapshot);
+        this.pump();
+      }));
       this.options.logger.info({ peer: this.peer, node }, 'subscriber connected');
     }
     const { typeUrl, outcome } = result;
     if (outcome.type === 'ack') {
-      this.emit('ack', { node, typeUrl, version: outcome.version });
+      this.emit('ack', { node, typeUrl, version: outcome.version, sinceEventMs: outcome.sinceEventMs });
     } else if (outcome.type === 'nack') {
       this.options.logger.warn({ node: node.id, typeUrl, nack: outcome.nack }, 'subscriber rejected a response (NACK)');
       this.emit('nack', { node, typeUrl, nack: outcome.nack });

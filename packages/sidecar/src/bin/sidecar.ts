@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Process entry of skein-sidecar: flags/env, logger, signals.
 import { pino } from 'pino';
+import { LOG_REDACTION } from '../logger.js';
 import { parseSidecarConfig } from './sidecar-config.js';
 import { startSidecar, type RunningSidecar } from './start-sidecar.js';
 
@@ -10,7 +11,7 @@ const log = pino({
   base: { component: 'sidecar', pod: `${config.namespace}/${config.podName}` },
   timestamp: pino.stdTimeFunctions.isoTime,
   formatters: { level: (label) => ({ level: label }) },
-  redact: { paths: ['token', '*.token', 'identity.token'], censor: '[redacted]' },
+  redact: { paths: [...LOG_REDACTION.paths], censor: LOG_REDACTION.censor },
 }, pino.destination({ dest: 1, sync: true }));
 
 process.on('uncaughtException', (err) => {

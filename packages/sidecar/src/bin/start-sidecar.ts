@@ -9,11 +9,13 @@ import { CacheFile } from '../discovery/cache-file.js';
 import { HttpDiscoveryClient } from '../discovery/http-discovery-client.js';
 import { MeshConfig } from '../discovery/mesh-config.js';
 import { XdsClient } from '../discovery/xds-client.js';
+import { redactUrl } from '../discovery/redact-url.js';
 import { AGENT_VERSION, advertisedAdminAddress, type NodeIdentity } from '../identity.js';
 import type { Logger } from '../logger.js';
 import { InboundProxy } from '../proxy/inbound-proxy.js';
 import { OutboundProxy } from '../proxy/outbound-proxy.js';
 import { ServiceListener } from '../proxy/h2c-proxy.js';
+import { registerDiscoveryMetrics } from '../telemetry/sidecar-metrics.js';
 import type { SidecarConfig } from './sidecar-config.js';
 
 export interface RunningSidecar {
@@ -46,8 +48,10 @@ export async function startSidecar(cfg: SidecarConfig, log: Logger): Promise<Run
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  new Gauge({ name: 'skein_sidecar_config_ready', help: '1 once a config (snapshot or cache file) is applied', registers: [registry], collect() { this.set(config.ready ? 1 : 0); } });
-  new Gauge({ name: 'skein_sidecar_xds_connected', help: '1 while the discovery stream is connected', registers: [registry], collect() { this.set(discovery.xds?.status().connected || discovery.http?.status().connected ? 1 : 0); } });
+  registerDiscoveryMetrics(registry, {
+    ready: () => config.ready, discovery: () => discovery.xds ?? discovery.http,
+    resources: (typeUrl) => config.resources(typeUrl).size, health: () => dataplane.healthStats(),
+  });
   new Gauge({ name: 'skein_sidecar_info', help: 'Sidecar build and identity', labelNames: ['version', 'namespace', 'pod'] as const, registers: [registry], collect() { this.set({ version: AGENT_VERSION, namespace: cfg.namespace, pod: cfg.podName }, 1); } });
 
   const outbound = new OutboundProxy({ dataplane, logger: log, podIp: cfg.podIp || undefined });
@@ -72,7 +76,7 @@ export async function startSidecar(cfg: SidecarConfig, log: Logger): Promise<Run
       const { xds, http } = discovery;
       return {
         identity: { ...identity, token: undefined },
-        discovery: xds ? { type: 'grpc', address: cfg.controlPlane, ...xds.status() } : http ? { type: 'http', url: cfg.snapshotUrl, ...http.status() } : { type: 'cache-only' },
+        discovery: xds ? { type: 'grpc', address: cfg.controlPlane, ...xds.status() } : http ? { type: 'http', url: redactUrl(cfg.snapshotUrl!), ...http.status() } : { type: 'cache-only' },
         config: config.toJSON(),
       };
     },
@@ -96,7 +100,7 @@ export async function startSidecar(cfg: SidecarConfig, log: Logger): Promise<Run
   cache?.start();
   xds?.start();
   http?.start();
-  log.info({ outboundPort, adminPort, adminAddress: identity.adminAddress, inboundPort, serviceListenerPorts, controlPlane: cfg.controlPlane ?? cfg.snapshotUrl ?? null }, 'listening');
+  log.info({ outboundPort, adminPort, adminAddress: identity.adminAddress, inboundPort, serviceListenerPorts, controlPlane: cfg.controlPlane ?? (cfg.snapshotUrl ? redactUrl(cfg.snapshotUrl) : null) }, 'listening');
 
   let closing: Promise<void> | undefined;
   return {

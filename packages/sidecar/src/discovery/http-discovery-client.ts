@@ -5,7 +5,9 @@
 import { TYPE_ENDPOINT_GROUP, TYPE_SERVICE } from '@skein/protocol';
 import { noopLogger, type Logger } from '../logger.js';
 import { Backoff } from './backoff.js';
+import { DiscoveryStats, type DiscoveryStatsSnapshot } from './discovery-stats.js';
 import type { IncomingResource, MeshConfig, NackRecord, ResourceError } from './mesh-config.js';
+import { redactUrl, scrubSecrets, urlSecrets } from './redact-url.js';
 
 export interface HttpDiscoveryClientOptions {
   /** Control plane HTTP base, e.g. http://127.0.0.1:15014. */
@@ -49,9 +51,14 @@ export class HttpDiscoveryClient {
   private readonly logger: Logger;
   private readonly backoff: Backoff;
   private readonly waitSeconds: number;
+  /** Credentials in the URL, kept out of errors and logs. */
+  private readonly secrets: string[];
   private etag: string | undefined;
   private lastError: string | null = null;
   private ok = false;
+  /** A poll failed since the last success: the next success counts as a reconnect. */
+  private failedSinceOk = false;
+  private readonly counters = new DiscoveryStats();
   private running = false;
   private closed = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -66,6 +73,7 @@ export class HttpDiscoveryClient {
     this.logger = options.logger ?? noopLogger;
     this.backoff = new Backoff(options.backoff);
     this.waitSeconds = Math.max(0, options.waitSeconds ?? 30);
+    this.secrets = urlSecrets(options.url);
   }
 
   /** Starts the long-poll loop (once). */
@@ -101,6 +109,11 @@ export class HttpDiscoveryClient {
       connected: this.ok, etag: this.etag ?? null, lastError: this.lastError, failures: this.backoff.attempts,
       lastNack: this.options.config.lastNack ?? null,
     };
+  }
+
+  /** Per type: the snapshot ETag in force, when applied, snapshots applied and rejected; recoveries. For metrics. */
+  stats(): DiscoveryStatsSnapshot {
+    return this.counters.snapshot();
   }
 
   private async pollLoop(): Promise<void> {
@@ -144,12 +157,15 @@ export class HttpDiscoveryClient {
       this.ok = true;
       this.lastError = null;
       this.backoff.reset();
+      if (this.failedSinceOk) this.counters.reconnected();
+      this.failedSinceOk = false;
       return true;
     } catch (err) {
       if (this.closed) return false;
       this.ok = false;
-      this.lastError = controller.signal.aborted ? 'snapshot request timed out' : (err as Error).message;
-      this.logger.warn({ url: this.options.url, error: this.lastError }, 'http discovery: poll failed; keeping the last good config');
+      this.failedSinceOk = true;
+      this.lastError = controller.signal.aborted ? 'snapshot request timed out' : scrubSecrets((err as Error).message, this.secrets);
+      this.logger.warn({ url: redactUrl(this.options.url), error: this.lastError }, 'http discovery: poll failed; keeping the last good config');
       return false;
     } finally {
       clearTimeout(hung);
@@ -174,8 +190,13 @@ export class HttpDiscoveryClient {
     ]);
     this.options.config.markReady();
     const rejected: Array<[string, ResourceError[]]> = [[TYPE_SERVICE, s!.rejected], [TYPE_ENDPOINT_GROUP, g!.rejected]];
+    const version = etag ?? (typeof body.version === 'string' ? body.version : '');
     for (const [typeUrl, errors] of rejected) {
-      if (errors.length === 0) continue;
+      if (errors.length === 0) {
+        this.counters.applied(typeUrl, version, Date.now());
+        continue;
+      }
+      this.counters.nacked(typeUrl);
       const message = `rejected ${errors.length} ${typeUrl} resources from the HTTP snapshot (previous versions stay in force)`;
       this.options.config.recordNack({ typeUrl, message, resources: errors, at: Date.now() });
       this.logger.warn({ typeUrl, errors }, 'http discovery: resources rejected');

@@ -13,6 +13,7 @@ import {
 import { AGENT_VERSION, type NodeIdentity } from '../identity.js';
 import { noopLogger, type Logger } from '../logger.js';
 import { Backoff } from './backoff.js';
+import { DiscoveryStats, type DiscoveryStatsSnapshot } from './discovery-stats.js';
 import type { MeshConfig, NackRecord, ResourceError } from './mesh-config.js';
 
 /** What to subscribe to: every Service, the own namespace (plus others on demand), or only names used. */
@@ -77,6 +78,7 @@ export class XdsClient {
   private lastError: string | null = null;
   private controlPlane: string | null = null;
   private readonly acked: Record<string, string> = {};
+  private readonly counters = new DiscoveryStats();
   /** Types answered at least once (on any stream): the config is complete once all are. */
   private readonly seenTypes = new Set<string>();
   private queuedWants: string[] = [];
@@ -137,6 +139,11 @@ export class XdsClient {
     };
   }
 
+  /** Per type: version in force, when applied, responses applied and NACKed; reconnects. For metrics. */
+  stats(): DiscoveryStatsSnapshot {
+    return this.counters.snapshot();
+  }
+
   private connect(): void {
     this.timer = undefined;
     if (this.closed) return;
@@ -144,7 +151,7 @@ export class XdsClient {
     const call = (client as unknown as { stream(): DiscoveryCall }).stream();
     const stream: StreamState = { client, call, openedAt: Date.now(), answered: false };
     this.stream = stream;
-    this.opened++;
+    if (++this.opened > 1) this.counters.reconnected();
     // 'error' repeats the status; a listener keeps it from becoming an uncaught exception.
     call.on('error', () => undefined);
     call.on('data', (response: DiscoveryResponse) => this.guard(stream, () => this.onResponse(stream, response)));
@@ -178,6 +185,7 @@ export class XdsClient {
     if (RESOURCE_TYPES.every((t) => this.seenTypes.has(t))) this.options.config.markReady();
     if (result.rejected.length === 0) {
       this.acked[typeUrl] = response.versionInfo;
+      this.counters.applied(typeUrl, response.versionInfo, Date.now());
       this.write(stream, { typeUrl, mode: Mode.MODE_DELTA, responseNonce: response.nonce });
       this.logger.debug({ typeUrl, version: response.versionInfo, applied: result.applied.length, removed: response.removedResources.length }, 'xds: applied (ACK)');
       return;
@@ -189,6 +197,8 @@ export class XdsClient {
 
   private nack(stream: StreamState, response: DiscoveryResponse, message: string, errors: ResourceError[]): void {
     this.options.config.recordNack({ typeUrl: response.typeUrl, message, resources: errors, at: Date.now() });
+    // A type the server should not send is counted apart, so its name cannot grow the label set.
+    this.counters.nacked(isResourceType(response.typeUrl) ? response.typeUrl : 'unknown');
     this.logger.warn({ typeUrl: response.typeUrl, version: response.versionInfo, errors }, 'xds: rejected a response (NACK)');
     this.write(stream, {
       typeUrl: response.typeUrl, mode: Mode.MODE_DELTA, responseNonce: response.nonce,
