@@ -1,7 +1,8 @@
 // Library mode's request path: an undici Dispatcher that resolves each request's origin
 // through the data plane and sends it straight to a chosen endpoint (no proxy hop):
 // resolve -> pick -> endpoint pool; a service request's attempts, retries and timeout are
-// service-request.ts's.
+// service-request.ts's. A service request joins the app's trace when the app has an OpenTelemetry
+// SDK registered: its span's parent is the context active at dispatch (mesh-telemetry.ts).
 // Give it to undici's request()/fetch()/setGlobalDispatcher(), or use createMesh().fetch.
 import { Dispatcher, type Pool } from 'undici';
 import type { Dataplane, Destination } from '../dataplane.js';
@@ -10,6 +11,7 @@ import { RetryBudgets, type RetryBudget } from '../proxy/retry-policy.js';
 import { failRequest } from './attempt-handler.js';
 import { EndpointPools } from './endpoint-pools.js';
 import { ERR_CLOSED, MeshError } from './mesh-error.js';
+import { MeshTelemetry, startRecord, type TraceCapture } from './mesh-telemetry.js';
 import { parseOrigin, withHostHeader, endpointOrigin, type RequestOrigin } from './request-origin.js';
 import { ServiceRequest, type RouteContext } from './service-request.js';
 import { currentTargetKeys } from './service-targets.js';
@@ -48,6 +50,7 @@ export class MeshDispatcher extends Dispatcher {
   private readonly waiting = new Set<Promise<void>>();
   /** One retry budget per service ("<namespace>/<name>"), as the sidecar keeps them. */
   private readonly budgets = new RetryBudgets();
+  private readonly telemetry = new MeshTelemetry();
   private closed = false;
   private destroyed = false;
 
@@ -76,16 +79,18 @@ export class MeshDispatcher extends Dispatcher {
     }
     const destination = this.dataplane.resolve(origin.hostname, origin.port);
     if (destination.type === 'reject' && destination.error.code === 'SKEIN_ERR_UNKNOWN_SERVICE') {
+      // Captured now: only here is the caller's span the active one.
+      const trace = this.telemetry.capture();
       // On-demand discovery: the first request to a name subscribes it; give the control plane
       // a moment to answer instead of failing the request (what the sidecar's proxy does too).
       const waited = this.awaitKnown(origin)
-        .then((known) => this.route(options, handler, origin, known))
+        .then((known) => this.route(options, handler, origin, known, trace))
         .catch((error: unknown) => failRequest(handler, error instanceof Error ? error : new Error(String(error))))
         .finally(() => this.waiting.delete(waited));
       this.waiting.add(waited);
       return true;
     }
-    this.route(options, handler, origin, destination);
+    this.route(options, handler, origin, destination, destination.type === 'service' ? this.telemetry.capture() : undefined);
     return true;
   }
 
@@ -160,7 +165,7 @@ export class MeshDispatcher extends Dispatcher {
     });
   }
 
-  private route(options: DispatchOptions, handler: Handler, origin: RequestOrigin, destination: Destination): void {
+  private route(options: DispatchOptions, handler: Handler, origin: RequestOrigin, destination: Destination, trace: TraceCapture | undefined): void {
     // A request that waited for its name while the dispatcher was destroyed has no pool to go to.
     if (this.destroyed) {
       failRequest(handler, new MeshError(ERR_CLOSED, 'skein: the mesh dispatcher was destroyed'));
@@ -178,8 +183,10 @@ export class MeshDispatcher extends Dispatcher {
         }, handler);
         return;
       }
-      case 'service':
-        new ServiceRequest(this.context, options, handler, origin, destination).start();
+      case 'service': {
+        const record = trace === undefined ? undefined : startRecord(trace, options, origin, destination);
+        new ServiceRequest(this.context, options, handler, origin, destination, record).start();
+      }
     }
   }
 }

@@ -1,5 +1,5 @@
 // What a dispatched request was addressed to, and the Host header that keeps it addressed
-// there once the mesh sends it to an endpoint's address instead.
+// there once the mesh sends it to an endpoint's address instead; headers set per attempt.
 import type { Dispatcher } from 'undici';
 import { ERR_BAD_TARGET, MeshError } from './mesh-error.js';
 
@@ -93,4 +93,26 @@ export function headerValue(headers: Headers, name: string): string | undefined 
   const record = headers as Record<string, unknown>;
   for (const key in record) if (key.toLowerCase() === name) take(record[key]);
   return found;
+}
+
+/**
+ * `headers` (as `withHostHeader` returns them: a flat list or a record) with each header of
+ * `set` replacing any of the same name, case-insensitively: e.g. an attempt's trace context.
+ * A copy: the app's own object is never changed. `headers` itself when `set` is empty.
+ */
+export function withHeaders(headers: Headers, set: Readonly<Record<string, string>>): Headers {
+  const names = Object.keys(set);
+  if (names.length === 0) return headers;
+  const replaced = new Set(names.map((name) => name.toLowerCase()));
+  if (Array.isArray(headers)) {
+    const flat = headers as string[];
+    const out: string[] = [];
+    for (let i = 0; i < flat.length; i += 2) if (!replaced.has(String(flat[i]).toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
+    for (const name of names) out.push(name, set[name]!);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  const record = (headers ?? {}) as Record<string, unknown>;
+  for (const key in record) if (!replaced.has(key.toLowerCase())) out[key] = record[key];
+  return Object.assign(out, set) as Headers;
 }

@@ -6,6 +6,8 @@
 //   whose connection was reset before the response head, on an endpoint not yet tried, up to N
 //   times, within the service's retry budget (Envoy's: max(3, 20% of active) retrying at once);
 // - `skein.io/timeout` bounds the request from dispatch to the end of its response, across attempts.
+// Its span (mesh-telemetry.ts), when the app traces: each attempt carries its own trace context,
+// a retry marks the attempt before it failed, and the span ends with what the caller got.
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { requestCounterOf } from '../balancer/request-counter.js';
@@ -13,10 +15,11 @@ import { requestHash } from '../balancer/request-hash.js';
 import type { AttemptOutcome, Dataplane, Destination, PickResult, RequestCounter, Target } from '../dataplane.js';
 import type { Logger } from '../logger.js';
 import { isIdempotent, isRetryableStatus, type RetryBudget } from '../proxy/retry-policy.js';
+import type { RequestRecord } from '../telemetry/request-telemetry.js';
 import { callerOf, type AttemptObserver, type Caller } from './attempt-handler.js';
 import type { EndpointPools } from './endpoint-pools.js';
 import { ERR_CLOSED, ERR_TIMEOUT, MeshError } from './mesh-error.js';
-import { endpointOrigin, headerValue, withHostHeader, type RequestOrigin } from './request-origin.js';
+import { endpointOrigin, headerValue, withHeaders, withHostHeader, type RequestOrigin } from './request-origin.js';
 
 export type ServiceDestination = Extract<Destination, { type: 'service' }>;
 type DispatchOptions = Dispatcher.DispatchOptions;
@@ -63,6 +66,10 @@ export class ServiceRequest {
   private attempt: Attempt | undefined;
   /** The caller has the response head: from here on nothing is retried. */
   private responding = false;
+  /** The status of that head. */
+  private status = 0;
+  /** Whether the last pick returned the remembered endpoint of ClientIP affinity (for the span). */
+  private affinityHit: boolean | undefined;
   /** The caller has heard the end (response end, upgrade or error). */
   private ended = false;
 
@@ -72,6 +79,8 @@ export class ServiceRequest {
     handler: Dispatcher.DispatchHandler,
     private readonly origin: RequestOrigin,
     private destination: ServiceDestination,
+    /** This request's span, when the app traces. */
+    private readonly record: RequestRecord | undefined,
   ) {
     this.caller = callerOf(handler, (reason) => this.abort(reason));
     this.poolOptions = { ...options, headers: withHostHeader(options.headers, origin.authority) };
@@ -90,7 +99,7 @@ export class ServiceRequest {
 
   /** Sends the first attempt. */
   start(): void {
-    const picked = pick(this.destination, this.context.sourceAddress, undefined, this.hash);
+    const picked = this.pick(this.destination, undefined);
     if (picked.type === 'fail') {
       this.fail(MeshError.from(picked.error));
       return;
@@ -109,11 +118,12 @@ export class ServiceRequest {
         // in the pool, but a body of unknown size can take as long as the request itself and
         // holds the retry back, for a connection to an endpoint that just failed. The sidecar
         // does the same (proxy/http-exchange.ts).
-        this.retry(next);
+        this.retry(next, String(statusCode));
         return;
       }
     }
     this.responding = true;
+    this.status = statusCode;
   }
 
   onComplete(): void {
@@ -135,11 +145,11 @@ export class ServiceRequest {
       attempt.report(TIMEOUTS.has(known) ? 'timeout' : 'reset');
     }
     if (next === undefined) {
-      this.end();
+      this.end(errorType(error));
       return;
     }
     this.context.logger.debug({ service: attempt.service, failed: attempt.target.key, next: next.key, code }, 'library: attempt failed, retrying on another endpoint');
-    this.retry(next);
+    this.retry(next, attempt.isStarted ? 'reset' : 'connect-error');
   }
 
   /** True while `attempt` speaks for the request. */
@@ -153,10 +163,15 @@ export class ServiceRequest {
     const attempt = new Attempt(this, this.context, target, this.destination.service, requestCounterOf(this.destination.picker));
     this.attempt = attempt;
     const pool = this.context.pools.forTarget(this.origin.protocol, target, this.origin.hostname, this.origin.port);
-    pool.dispatch({ ...this.poolOptions, origin: endpointOrigin(this.origin.protocol, target.address, target.port) }, this.caller.attempt(attempt));
+    // The attempt's trace context replaces any the app sent: the endpoint's parent is its span.
+    const trace = this.record?.attempt(target, this.affinityHit);
+    const headers = trace === undefined ? this.poolOptions.headers : withHeaders(this.poolOptions.headers, trace);
+    pool.dispatch({ ...this.poolOptions, headers, origin: endpointOrigin(this.origin.protocol, target.address, target.port) }, this.caller.attempt(attempt));
   }
 
-  private retry(next: Target): void {
+  /** Leaves the current attempt, which failed with `reason` (for its span), for one on `next`. */
+  private retry(next: Target, reason: string): void {
+    this.record?.attemptFailed(reason);
     this.leave(new Error('skein: superseded by a retry'));
     // Not from inside the failing pool's callback. A dispatcher closed meanwhile has let go of
     // its pools: a new one would never be closed.
@@ -201,17 +216,31 @@ export class ServiceRequest {
     if (this.ended || this.context.isClosed()) return undefined;
     const destination = this.context.dataplane.resolve(this.origin.hostname, this.origin.port);
     if (destination.type !== 'service') return undefined;
-    const next = pick(destination, this.context.sourceAddress, this.tried, this.hash);
+    const next = this.pick(destination, this.tried);
     if (next.type === 'fail' || this.tried.has(next.target.key)) return undefined;
     this.destination = destination;
     return next.target;
+  }
+
+  /** Picks an endpoint of `destination`, noting for the span whether affinity kept the remembered one. */
+  private pick(destination: ServiceDestination, exclude: ReadonlySet<string> | undefined): PickResult {
+    const { sourceAddress } = this.context;
+    const { affinity } = destination;
+    if (affinity === undefined || sourceAddress === undefined) {
+      this.affinityHit = undefined;
+      return destination.picker.pick(exclude, this.hash);
+    }
+    // ClientIP affinity keys on this pod's IP: every request of this process is one client.
+    const picked = affinity.pick(sourceAddress, exclude, this.hash);
+    this.affinityHit = affinity.lastHit;
+    return picked;
   }
 
   /** The caller aborted: end the running attempt; nothing to report (the endpoint did no wrong). */
   private abort(reason: Error): void {
     if (this.ended) return;
     this.leave(reason);
-    this.fail(reason);
+    this.fail(reason, 'client-closed');
   }
 
   /** `skein.io/timeout` passed before the response ended (headers awaited or body streaming). */
@@ -226,10 +255,10 @@ export class ServiceRequest {
     this.fail(error);
   }
 
-  /** Ends the request with `error` for the caller, unless it has ended. */
-  private fail(error: Error): void {
+  /** Ends the request with `error` for the caller, unless it has ended; `type` is what its span records. */
+  private fail(error: Error, type = errorType(error)): void {
     if (this.ended) return;
-    this.end();
+    this.end(type);
     this.caller.fail(error);
   }
 
@@ -240,10 +269,14 @@ export class ServiceRequest {
     attempt?.abandon(reason);
   }
 
-  /** The request is over for the caller (exactly once): stop the timer, leave the budget. */
-  private end(): void {
+  /**
+   * The request is over for the caller (exactly once): stop the timer, leave the budget, end the
+   * span with the status the caller got (0: none) and, when it failed, `error` (a code).
+   */
+  private end(error?: string): void {
     if (this.ended) return;
     this.ended = true;
+    this.record?.end(this.responding ? this.status : 0, error);
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -329,10 +362,10 @@ class Attempt implements AttemptObserver {
   }
 }
 
-function pick(destination: ServiceDestination, sourceAddress: string | undefined, exclude: ReadonlySet<string> | undefined, hash: number | undefined): PickResult {
-  // ClientIP affinity keys on this pod's IP: every request of this process is one client.
-  if (destination.affinity !== undefined && sourceAddress !== undefined) return destination.affinity.pick(sourceAddress, exclude, hash);
-  return destination.picker.pick(exclude, hash);
+/** What a span records for an error: its code (SKEIN_ERR_*, ECONNREFUSED, UND_ERR_*), else its name. */
+function errorType(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code !== '' ? code : error.name;
 }
 
 /** No body, or an empty one: nothing is lost by sending the request again. */

@@ -23,16 +23,22 @@
 // `skein.io/timeout` bounds the whole exchange, from the request's start to the response's end:
 // before response headers the client gets 504 SKEIN_ERR_TIMEOUT (gRPC: UNAVAILABLE), after them
 // its stream is reset with CANCEL.
+//
+// Telemetry, as HTTP/1.1's (http-exchange.ts): each attempt's trace context replaces the
+// client's in the upstream request headers, every retry marks the attempt before it failed, and
+// the record ends when the client's stream closes.
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Dataplane, DestinationError, RequestCounter, Target } from '../dataplane.js';
 import type { Logger } from '../logger.js';
 import type { ClusterStats, TargetCounters } from './cluster-stats.js';
-import { requestCounterFor, retryTarget, serviceLabel, type Routable } from './destination.js';
-import { respondError } from './h2-error-response.js';
+import type { RequestRecord } from '../telemetry/request-telemetry.js';
+import { requestCounterFor, serviceLabel, type Routable } from './destination.js';
+import { H2ClientOutcome } from './h2-client-outcome.js';
 import { isRejectedRequest, wasRefused, type H2SessionPool } from './h2-session-pool.js';
 import { forwardH2Headers } from './hop-headers.js';
 import { badRequest, causeOf, connectFailed, overflow, upstreamFailed, upstreamTimeout } from './proxy-errors.js';
 import { isIdempotent, isRetryableStatus, type RetryBudget } from './retry-policy.js';
+import { RetryTargets } from './retry-targets.js';
 
 /** What an exchange needs from the H2cProxy that owns it. */
 export interface H2ExchangeContext {
@@ -71,20 +77,13 @@ export class H2Exchange {
   private readonly label: string;
   /** The picker's outstanding-request counter (least request): started per attempt, finished on settle. */
   private readonly load: RequestCounter | undefined;
-  private readonly budget: RetryBudget;
-  /** Connect-failure and refused-stream retries left (`maxConnectRetries`). */
-  private retriesLeft: number;
-  /** Policy retries (`skein.io/retries`) left: 0 unless the request is idempotent and bodiless. */
-  private policyRetriesLeft: number;
-  /** This request counts against the budget's `retrying` (from its first policy retry). */
-  private inRetry = false;
+  private readonly retries: RetryTargets;
   private overallTimer: NodeJS.Timeout | undefined;
   private timedOut = false;
   private finished = false;
   /** A request-body byte left the client's stream: the request can no longer be replayed. */
   private bodySent = false;
   private bodyWatched = false;
-  private tried: Set<string> | undefined;
   private target!: Target;
   private counters!: TargetCounters;
   /** The current attempt's stream; earlier attempts' streams are ignored when they close. */
@@ -94,26 +93,30 @@ export class H2Exchange {
   private upstreamEnded = false;
   private responseDone = false;
   private settled = true;
+  /** Proxy errors and resets the client got. */
+  private readonly outcome: H2ClientOutcome;
 
   constructor(
     private readonly proxy: H2ExchangeContext,
     private readonly stream: ServerHttp2Stream,
-    private readonly headers: IncomingHttpHeaders,
+    headers: IncomingHttpHeaders,
     private readonly destination: Routable,
     private readonly what: string,
-    private readonly hash: number | undefined,
+    hash: number | undefined,
     /** The client's address for ClientIP affinity (undefined without affinity). */
-    private readonly clientIp: string | undefined,
+    clientIp: string | undefined,
+    /** This stream's span and metrics, when recorded. */
+    private readonly record: RequestRecord | undefined,
   ) {
     this.load = requestCounterFor(destination);
+    this.outcome = new H2ClientOutcome(stream, headers);
     this.upstreamHeaders = forwardH2Headers(headers);
     if (this.upstreamHeaders[':authority'] === undefined && headers.host !== undefined) this.upstreamHeaders[':authority'] = headers.host;
     this.label = serviceLabel(destination);
-    this.retriesLeft = proxy.options.maxConnectRetries;
     const policy = destination.type === 'service' ? destination : undefined;
-    this.policyRetriesLeft = stream.endAfterHeaders && isIdempotent(headers[':method']) ? policy?.retries ?? 0 : 0;
-    this.budget = proxy.budget(this.label);
-    this.budget.active++;
+    const policyRetries = stream.endAfterHeaders && isIdempotent(headers[':method']) ? policy?.retries ?? 0 : 0;
+    const { maxConnectRetries, logger } = proxy.options;
+    this.retries = new RetryTargets(destination, hash, clientIp, proxy.budget(this.label), maxConnectRetries, policyRetries, logger, what);
     const timeoutMs = policy?.timeoutMs;
     if (timeoutMs !== undefined && timeoutMs > 0) this.overallTimer = setTimeout(() => this.onTimeout(timeoutMs), timeoutMs);
     stream.once('close', () => this.onClientClose());
@@ -131,6 +134,12 @@ export class H2Exchange {
     this.responded = false;
     this.upstreamEnded = false;
     this.trailers = undefined;
+    if (this.record !== undefined) {
+      const destination = this.destination;
+      const trace = this.record.attempt(target, destination.type === 'service' ? destination.affinity?.lastHit : undefined);
+      // Replaces the client's trace context: the endpoint's parent is this attempt's span.
+      if (trace !== undefined) Object.assign(this.upstreamHeaders, trace);
+    }
     const endStream = this.stream.endAfterHeaders;
     this.proxy.pool.request(target, this.upstreamHeaders, { endStream }, (error, up) => {
       if (error || up === undefined) {
@@ -179,11 +188,9 @@ export class H2Exchange {
       const counters = stats.counters(this.label, candidate.key);
       if (counters.active < maxRequestsPerEndpoint) return candidate;
       counters.overflows++;
-      (this.tried ??= new Set()).add(candidate.key);
-      candidate = retryTarget(this.destination, this.tried, this.hash, this.clientIp);
+      candidate = this.retries.overflow(candidate);
     }
-    this.finish();
-    respondError(this.stream, this.headers, overflow(this.what));
+    this.fail(overflow(this.what));
     return undefined;
   }
 
@@ -199,8 +206,9 @@ export class H2Exchange {
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     this.report(code === 'ETIMEDOUT' ? 'timeout' : 'connect-error');
     if (this.over()) return;
-    const next = this.connectRetryTarget();
+    const next = this.retries.connectRetry(target);
     if (next) {
+      this.record?.attemptFailed('connect-error');
       this.proxy.options.logger.debug({ what: this.what, failed: target.key, next: next.key, cause: causeOf(error) }, 'h2c connect failed; retrying on another endpoint');
       this.attempt(next);
       return;
@@ -219,7 +227,7 @@ export class H2Exchange {
       cancel(up);
       return;
     }
-    if (isRetryableStatus(status) && this.policyRetriesLeft > 0) {
+    if (isRetryableStatus(status)) {
       const failed = this.target;
       const next = this.policyRetryTarget();
       if (next) {
@@ -227,6 +235,7 @@ export class H2Exchange {
         this.upstream = undefined;
         cancel(up);
         this.settle();
+        this.record?.attemptFailed(String(status));
         this.proxy.options.logger.debug({ what: this.what, failed: failed.key, next: next.key, status }, 'h2c gateway error; retrying on another endpoint');
         this.attempt(next);
         return;
@@ -270,11 +279,12 @@ export class H2Exchange {
     if (wasRefused(up)) {
       if (this.bodySent) {
         // The body is gone and cannot be replayed here; see the header comment.
-        this.reset(NGHTTP2_REFUSED_STREAM);
+        this.reset(NGHTTP2_REFUSED_STREAM, 'refused-stream');
         return;
       }
-      const next = this.connectRetryTarget();
+      const next = this.retries.connectRetry(failed);
       if (next) {
+        this.record?.attemptFailed('refused-stream');
         this.proxy.options.logger.debug({ what: this.what, failed: failed.key, next: next.key }, 'h2c stream refused; retrying on another endpoint');
         this.attempt(next);
         return;
@@ -282,6 +292,7 @@ export class H2Exchange {
     }
     const next = this.policyRetryTarget();
     if (next) {
+      this.record?.attemptFailed('reset');
       this.proxy.options.logger.debug({ what: this.what, failed: failed.key, next: next.key, rstCode: up.rstCode }, 'h2c stream reset before response; retrying on another endpoint');
       this.attempt(next);
       return;
@@ -289,36 +300,9 @@ export class H2Exchange {
     this.fail(upstreamFailed(this.what, failed.key, `stream reset (code ${up.rstCode ?? 'none'})`));
   }
 
-  /** The endpoint for a retry after a connect failure or refused stream, or undefined. */
-  private connectRetryTarget(): Target | undefined {
-    (this.tried ??= new Set()).add(this.target.key);
-    if (this.retriesLeft <= 0) return undefined;
-    const next = retryTarget(this.destination, this.tried, this.hash, this.clientIp);
-    if (next) this.retriesLeft--;
-    return next;
-  }
-
-  /**
-   * The endpoint for a policy retry (`skein.io/retries`) after the current attempt failed,
-   * or undefined: no retries left, no endpoint not yet tried, or the retry budget is spent.
-   * Takes one retry (and, for the request's first, a place in the budget) when it answers.
-   */
+  /** The endpoint for a policy retry (`skein.io/retries`) of the current attempt, or undefined. */
   private policyRetryTarget(): Target | undefined {
-    if (this.policyRetriesLeft <= 0 || this.timedOut) return undefined;
-    if (!this.inRetry && !this.budget.allows()) {
-      this.budget.exhausted++;
-      this.proxy.options.logger.debug({ what: this.what, active: this.budget.active, retrying: this.budget.retrying }, 'retry budget exhausted; not retrying');
-      return undefined;
-    }
-    (this.tried ??= new Set()).add(this.target.key);
-    const next = retryTarget(this.destination, this.tried, this.hash, this.clientIp);
-    if (next === undefined) return undefined;
-    if (!this.inRetry) {
-      this.inRetry = true;
-      this.budget.retrying++;
-    }
-    this.policyRetriesLeft--;
-    return next;
+    return this.timedOut ? undefined : this.retries.policyRetry(this.target);
   }
 
   /** `skein.io/timeout` passed before the response ended: 504 before headers, else a reset. */
@@ -340,8 +324,9 @@ export class H2Exchange {
       cancel(up);
     }
     this.proxy.options.logger.debug({ what: this.what, target: this.target.key, timeoutMs }, 'h2c request timed out');
-    if (stream.headersSent) this.reset(NGHTTP2_CANCEL);
-    else this.fail(upstreamTimeout(this.what, timeoutMs));
+    const error = upstreamTimeout(this.what, timeoutMs);
+    if (stream.headersSent) this.reset(NGHTTP2_CANCEL, error.code);
+    else this.fail(error);
   }
 
   private onClientClose(): void {
@@ -353,13 +338,13 @@ export class H2Exchange {
   /** Ends the exchange with an error response (or a reset, once headers went out). */
   private fail(error: DestinationError): void {
     this.clearOverallTimer();
-    respondError(this.stream, this.headers, error);
+    this.outcome.fail(error);
   }
 
-  /** Ends the exchange by resetting the client's stream with `code`. */
-  private reset(code: number): void {
+  /** Ends the exchange by resetting the client's stream with `code` (`why`: for telemetry). */
+  private reset(code: number, why?: string): void {
     this.clearOverallTimer();
-    this.stream.close(code);
+    this.outcome.reset(code, why);
   }
 
   /** The timeout or the client's going away ended the exchange: no attempt may start or answer. */
@@ -373,13 +358,13 @@ export class H2Exchange {
     this.clearOverallTimer();
   }
 
-  /** The client's stream closed (exactly once): leave the budget, stop the overall timer. */
+  /** The client's stream closed (exactly once): leave the budget, stop the overall timer, end the record. */
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
     this.clearOverallTimer();
-    this.budget.active--;
-    if (this.inRetry) this.budget.retrying--;
+    this.retries.release();
+    if (this.record !== undefined) this.outcome.end(this.record, this.responseDone);
   }
 
   private clearOverallTimer(): void {

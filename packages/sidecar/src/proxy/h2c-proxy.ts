@@ -2,7 +2,7 @@
 // routed by its :authority (or a pinned service), gets its own endpoint pick and rides a pooled
 // session to that endpoint. Headers, DATA and trailers pass through unchanged apart from
 // connection-specific fields — gRPC's status lives in the trailers (grpc-status), so they must.
-// Retries and the overall timeout of each stream: see h2-exchange.ts.
+// Retries, the overall timeout and the telemetry of each stream: see h2-exchange.ts.
 // Also the per-service listeners, whose main client is gRPC over h2c.
 import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -90,9 +90,18 @@ export class H2cProxy {
       }
       const hash = requestHashOf(destination, headers, stream.session?.socket?.remoteAddress, this.options.podIp);
       const clientIp = clientIpOf(destination, stream.session?.socket?.remoteAddress, this.options.podIp);
+      const record = this.options.telemetry?.start({
+        direction: 'outbound', method: headers[':method'] ?? 'GET', host: route.host, port: route.port, path: headers[':path'] ?? '/',
+        protocolVersion: '2', service: destination.type === 'service' ? destination.service : undefined,
+        rule: destination.type === 'service' ? destination.rule : undefined,
+      }, headers);
       const first = firstTarget(destination, hash, clientIp);
-      if (isError(first)) respondError(stream, headers, first);
-      else new H2Exchange(this, stream, headers, destination, `${route.host}:${route.port}`, hash, clientIp).attempt(first);
+      if (isError(first)) {
+        respondError(stream, headers, first);
+        record?.end(first.status, first.code);
+        return;
+      }
+      new H2Exchange(this, stream, headers, destination, `${route.host}:${route.port}`, hash, clientIp, record).attempt(first);
     });
   }
 }

@@ -175,7 +175,8 @@ export class RequestRecord {
     const span = this.span;
     if (span === undefined) return;
     if (status > 0) span.setAttribute('http.response.status_code', status);
-    const failed = status === 0 || status >= 500 || (this.facts.direction === 'outbound' && status >= 400);
+    // A response cut short (reset or timed out after its head) fails whatever its status said.
+    const failed = error !== undefined || status === 0 || status >= 500 || (this.facts.direction === 'outbound' && status >= 400);
     if (failed) {
       const type = error ?? (status > 0 ? String(status) : 'reset');
       span.setAttribute('error.type', type);
