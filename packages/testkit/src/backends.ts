@@ -25,6 +25,7 @@ export interface FakeBackend {
  *   POST /count       -> "<bytes received>\n" (consumes a large upload without buffering)
  *   GET  /bytes?n=N   -> N bytes of 'x', streamed in 64 KiB chunks with backpressure
  *   GET  /status/NNN  -> that status code
+ *   GET  /headers     -> the request headers as JSON (what the proxy sent: trace context…)
  */
 export async function startBackend(name: string, address = '127.0.0.1', port = 0): Promise<FakeBackend> {
   const hits = new Map<string, number>();
@@ -36,6 +37,11 @@ export async function startBackend(name: string, address = '127.0.0.1', port = 0
     hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
     hosts.push(req.headers.host ?? '');
     res.setHeader('x-backend', name);
+    if (url.pathname === '/headers') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(req.headers));
+      return;
+    }
     if (url.pathname === '/echo') {
       res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/octet-stream' });
       req.pipe(res);

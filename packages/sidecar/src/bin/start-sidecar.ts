@@ -15,7 +15,11 @@ import type { Logger } from '../logger.js';
 import { InboundProxy } from '../proxy/inbound-proxy.js';
 import { OutboundProxy } from '../proxy/outbound-proxy.js';
 import { ServiceListener } from '../proxy/h2c-proxy.js';
+import { registerConnectionMetrics, registerTracingMetrics } from '../telemetry/process-metrics.js';
+import { RequestMetrics } from '../telemetry/request-metrics.js';
+import { RequestTelemetry } from '../telemetry/request-telemetry.js';
 import { registerDiscoveryMetrics } from '../telemetry/sidecar-metrics.js';
+import { setUpTracing } from '../telemetry/tracing-setup.js';
 import type { SidecarConfig } from './sidecar-config.js';
 
 export interface RunningSidecar {
@@ -54,21 +58,39 @@ export async function startSidecar(cfg: SidecarConfig, log: Logger): Promise<Run
   });
   new Gauge({ name: 'skein_sidecar_info', help: 'Sidecar build and identity', labelNames: ['version', 'namespace', 'pod'] as const, registers: [registry], collect() { this.set({ version: AGENT_VERSION, namespace: cfg.namespace, pod: cfg.podName }, 1); } });
 
-  const outbound = new OutboundProxy({ dataplane, logger: log, podIp: cfg.podIp || undefined });
+  // Traces on by default, configured by the standard OTEL_* variables (OTEL_SDK_DISABLED=true
+  // turns them off); request metrics always.
+  const tracing = await setUpTracing({
+    logger: log,
+    attributes: {
+      'k8s.pod.name': cfg.podName, 'k8s.namespace.name': cfg.namespace, 'k8s.node.name': cfg.nodeName,
+      ...(cfg.zone ? { 'cloud.availability_zone': cfg.zone } : {}), ...(cfg.region ? { 'cloud.region': cfg.region } : {}),
+    },
+  });
+  registerTracingMetrics(registry, () => tracing?.stats());
+  const telemetry = new RequestTelemetry(tracing, new RequestMetrics(registry));
+
+  const outbound = new OutboundProxy({ dataplane, logger: log, podIp: cfg.podIp || undefined, telemetry });
   const outboundPort = await outbound.listen(cfg.outboundAddress, cfg.outboundPort);
   const listeners: ServiceListener[] = [];
   const serviceListenerPorts: Record<string, number> = {};
   for (const spec of cfg.serviceListeners) {
-    const listener = new ServiceListener({ dataplane, host: spec.host, port: spec.port, logger: log, podIp: cfg.podIp || undefined });
+    const listener = new ServiceListener({ dataplane, host: spec.host, port: spec.port, logger: log, podIp: cfg.podIp || undefined, telemetry });
     serviceListenerPorts[`${spec.host}:${spec.port}`] = await listener.listen(cfg.outboundAddress, spec.listenPort);
     listeners.push(listener);
   }
   let inbound: InboundProxy | undefined;
   let inboundPort: number | undefined;
   if (cfg.inboundPort !== undefined && cfg.appPort !== undefined) {
-    inbound = new InboundProxy({ appPort: cfg.appPort, logger: log });
+    inbound = new InboundProxy({ appPort: cfg.appPort, logger: log, telemetry });
     inboundPort = await inbound.listen('0.0.0.0', cfg.inboundPort);
   }
+
+  registerConnectionMetrics(registry, {
+    outbound: () => outbound.connections,
+    ...(inbound ? { inbound: () => inbound!.connections } : {}),
+    ...Object.fromEntries(listeners.map((l, i) => [`service:${cfg.serviceListeners[i]!.host}:${cfg.serviceListeners[i]!.port}`, () => l.connections])),
+  });
 
   const app = adminApp({
     ready: () => config.ready,
@@ -100,7 +122,7 @@ export async function startSidecar(cfg: SidecarConfig, log: Logger): Promise<Run
   cache?.start();
   xds?.start();
   http?.start();
-  log.info({ outboundPort, adminPort, adminAddress: identity.adminAddress, inboundPort, serviceListenerPorts, controlPlane: cfg.controlPlane ?? (cfg.snapshotUrl ? redactUrl(cfg.snapshotUrl) : null) }, 'listening');
+  log.info({ outboundPort, adminPort, adminAddress: identity.adminAddress, tracing: tracing ? `${tracing.exporter}${tracing.protocol ? ` ${tracing.protocol}` : ''}` : 'off', inboundPort, serviceListenerPorts, controlPlane: cfg.controlPlane ?? (cfg.snapshotUrl ? redactUrl(cfg.snapshotUrl) : null) }, 'listening');
 
   let closing: Promise<void> | undefined;
   return {
@@ -112,13 +134,17 @@ export async function startSidecar(cfg: SidecarConfig, log: Logger): Promise<Run
           ...listeners.map((l) => l.close(drainMs)),
           inbound?.close(drainMs),
         ]);
-        await Promise.all([xds?.close(), http?.close(), cache?.close()]);
+        // The last spans get a short flush, never the exporter's full timeout (30 s by default).
+        await Promise.all([xds?.close(), http?.close(), cache?.close(), tracing && Promise.race([tracing.shutdown(), delay(TRACE_FLUSH_MS)])]);
         await new Promise<void>((resolve) => admin.close(() => resolve()));
       })();
       return closing;
     },
   };
 }
+
+const TRACE_FLUSH_MS = 2000;
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 function listenHttp(fetch: (request: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<ServerType> {
   return new Promise((resolve, reject) => {

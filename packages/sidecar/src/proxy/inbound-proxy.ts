@@ -91,6 +91,11 @@ export class InboundProxy {
     return this.listener.port;
   }
 
+  /** Client connections open now. */
+  get connections(): number {
+    return this.listener.connections;
+  }
+
   /** Graceful drain, as OutboundProxy.close. */
   async close(graceMs: number): Promise<void> {
     await this.listener.close(graceMs);

@@ -95,6 +95,11 @@ export class OutboundProxy {
     return this.listener.port;
   }
 
+  /** Client connections open now. */
+  get connections(): number {
+    return this.listener.connections;
+  }
+
   /**
    * Graceful drain: stops accepting, lets in-flight requests finish (then closes their
    * connections), closes idle keep-alive connections at once, and after `graceMs` destroys

@@ -73,6 +73,11 @@ export class ProxyListener {
   }
 
   /** The bound port, or 0 before listen. */
+  /** Client connections open now. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
   get port(): number {
     const address = this.http1.address();
     return address !== null && typeof address === 'object' ? address.port : 0;
