@@ -9,11 +9,11 @@
 // so that no call site sees more than one picker class (megamorphic dispatch would slow the
 // later cases) and heap numbers are not mixed. A case prints one JSON line.
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { replaceSection } from './sections.mjs';
 import { summarize } from './stats.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -249,33 +249,9 @@ ${table(['case', 'per pick (median)', 'min – max of runs', 'vs baseline', 'bui
 `;
 }
 
-const BEGIN = '## Pick';
-const END = '<!-- end of pick section -->';
-const AFTER = '<!-- end of control-plane section -->';
-
 /** Replaces the Pick section of BENCHMARKS.md (or puts it after the control-plane section); other sections stay. */
 export function writePickSection(section) {
-  const file = join(root, 'BENCHMARKS.md');
-  let text;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    text = '# Skein benchmarks\n\nSpeed and memory goals live here, each measured next to a baseline in the same run. Regenerate a section with the command it names.\n\n';
-  }
-  const block = `${section.trimEnd()}\n\n${END}\n`;
-  const start = text.search(/^## Pick$/m);
-  if (start >= 0) {
-    const endMarker = text.indexOf(END, start);
-    const nextSection = text.slice(start + BEGIN.length).search(/^## /m);
-    const stop = endMarker >= 0 ? endMarker + END.length + 1 : nextSection >= 0 ? start + BEGIN.length + nextSection : text.length;
-    text = `${text.slice(0, start)}${block}${text.slice(stop).replace(/^\n*/, '\n')}`;
-  } else {
-    const after = text.indexOf(AFTER);
-    const at = after >= 0 ? after + AFTER.length + 1 : text.length;
-    text = `${text.slice(0, at).trimEnd()}\n\n${block}\n${text.slice(at).replace(/^\n*/, '')}`;
-  }
-  writeFileSync(file, `${text.trimEnd()}\n`);
-  return file;
+  return replaceSection('Pick', section, 'control-plane');
 }
 
 /** `pnpm bench`'s entry: run, write the section, return the markdown. */

@@ -8,6 +8,8 @@
 //   1. Snapshot build, in-process: full translation + snapshot (baseline) vs the incremental
 //      path after one EndpointSlice change.
 //   0. Pick microbenchmark (bench/pick.mjs, ~10 s): writes its own "Pick" section.
+//   0b. HTTP/1.1 through the sidecar with tracing on and off (bench/http-proxy.mjs, ~2 min):
+//      writes its own "Tracing overhead" section.
 //   2. Convergence, real processes on 127.0.0.1: the control-plane binary on a manifest
 //      directory, N subscribers in worker processes; delta subscribers measured against a
 //      state-of-the-world baseline with the same N in the same run.
@@ -20,6 +22,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convergenceRun } from './convergence.mjs';
+import { httpProxySuite } from './http-proxy.mjs';
 import { pickSuite } from './pick.mjs';
 import { writeWorld, WORLD } from './world.mjs';
 
@@ -27,7 +30,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const startedAt = Date.now();
 /** The whole suite gives up after this: a hang must not outlive CI's patience. */
-const SUITE_LIMIT_MS = 8 * 60_000;
+const SUITE_LIMIT_MS = 12 * 60_000;
 const EDITS_PER_RUN = 3;
 /** Long enough to hold at least one of the files source's safety-net polls (every 5 s while watching). */
 const IDLE_MS = 10_000;
@@ -266,6 +269,10 @@ async function main() {
   // Its own section of BENCHMARKS.md (bench/pick.mjs writes it; `node bench/pick.mjs` runs it alone).
   log('0. pick microbenchmark (10,000 endpoints, child process per picker)');
   await pickSuite({ track, log });
+
+  // Its own section too (`node bench/http-proxy.mjs` runs it alone): tracing on vs off.
+  log('0b. HTTP/1.1 through the sidecar: direct, tracing off, tracing on (~2 min)');
+  await httpProxySuite({ log });
 
   log('1. snapshot build (in-process)');
   const snapshot = await snapshotBuild();

@@ -22,9 +22,10 @@ process.once('exit', () => {
 });
 
 export async function spawnProcess(
-  script: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; waitFor?: string } = {},
+  script: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; waitFor?: string; execArgv?: string[] } = {},
 ): Promise<SpawnedProcess> {
-  const child = spawn(process.execPath, [script, ...args], {
+  // execArgv: node's own flags (--cpu-prof for benchmarks), which NODE_OPTIONS may not carry.
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), script, ...args], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

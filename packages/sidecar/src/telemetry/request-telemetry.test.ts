@@ -43,6 +43,11 @@ describe('RequestTelemetry', () => {
       'skein.affinity.hit': true, 'skein.attempt': 1, 'skein.eligibility.rule': 'all ready',
     });
     expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+    // Without locality failover every endpoint is in the one tier "all": not worth an attribute.
+    const plain = new RequestTelemetry(tracing, undefined).start(facts, {})!;
+    plain.attempt({ ...a, tier: 'all' });
+    plain.end(200);
+    expect(exporter.getFinishedSpans()[1]!.attributes).not.toHaveProperty('skein.locality.tier');
     expect(parse(headers.traceparent)).toEqual({ traceId: INCOMING_TRACE, spanId: span!.spanContext().spanId });
   });
 

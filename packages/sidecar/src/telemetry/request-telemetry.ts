@@ -79,13 +79,13 @@ export class RequestRecord {
   private readonly span: Span | undefined;
   private readonly parent: Context;
   private readonly startedAt = performance.now();
-  private readonly startTime = Date.now();
   private attempts = 0;
   private target: Target | undefined;
   private attemptSpan: Span | undefined;
   /** The first attempt's endpoint, for its span recorded after the fact. */
   private firstTarget: Target | undefined;
   private firstAffinityHit: boolean | undefined;
+  private lastAffinityHit: boolean | undefined;
   /** Why the last attempt failed, for the span of an attempt recorded after the fact. */
   private lastFailure: string | undefined;
   private ended = false;
@@ -118,7 +118,7 @@ export class RequestRecord {
     }
     if (facts.rule !== undefined) attributes['skein.eligibility.rule'] = facts.rule;
     const kind = facts.direction === 'outbound' ? SpanKind.CLIENT : SpanKind.SERVER;
-    this.span = tracing.tracer.startSpan(facts.method, { kind, attributes, startTime: this.startTime }, this.parent);
+    this.span = tracing.tracer.startSpan(facts.method, { kind, attributes }, this.parent);
   }
 
   /** The trace id of the request span ('' when not traced), for logs. */
@@ -133,6 +133,7 @@ export class RequestRecord {
   attempt(target: Target, affinityHit?: boolean): Record<string, string> | undefined {
     this.attempts++;
     this.target = target;
+    this.lastAffinityHit = affinityHit;
     if (this.attempts === 1) {
       this.firstTarget = target;
       this.firstAffinityHit = affinityHit;
@@ -140,7 +141,7 @@ export class RequestRecord {
     const tracing = this.tracing;
     const span = this.span;
     if (tracing === undefined || span === undefined) return undefined;
-    setEndpoint(span, target, this.attempts, affinityHit);
+    // The request span gets the endpoint that answered, once, at its end.
     let current = span;
     if (this.attempts > 1) {
       if (this.attempts === 2) this.recordFirstAttempt(tracing, span);
@@ -174,6 +175,7 @@ export class RequestRecord {
     this.metrics?.observe(this.facts, this.target?.zone ?? '', status, seconds, this.attempts > 1 ? this.attempts - 1 : 0);
     const span = this.span;
     if (span === undefined) return;
+    if (this.target !== undefined) setEndpoint(span, this.target, this.attempts, this.lastAffinityHit);
     if (status > 0) span.setAttribute('http.response.status_code', status);
     // A response cut short (reset or timed out after its head) fails whatever its status said.
     const failed = error !== undefined || status === 0 || status >= 500 || (this.facts.direction === 'outbound' && status >= 400);
@@ -191,7 +193,8 @@ export class RequestRecord {
   }
 
   private recordFirstAttempt(tracing: TracingHandle, parent: Span): void {
-    const first = this.childSpan(tracing, parent, 1, this.startTime);
+    // The request's start on the epoch clock, computed only for this rare after-the-fact span.
+    const first = this.childSpan(tracing, parent, 1, performance.timeOrigin + this.startedAt);
     if (this.firstTarget !== undefined) setEndpoint(first, this.firstTarget, 1, this.firstAffinityHit);
     first.setStatus({ code: SpanStatusCode.ERROR, ...(this.lastFailure ? { message: this.lastFailure } : {}) });
     if (this.lastFailure !== undefined) first.setAttribute('error.type', this.lastFailure);
@@ -205,13 +208,14 @@ export class RequestRecord {
   }
 }
 
+/** The endpoint facts of an attempt, in one call (each attribute set is validated by the SDK). */
 function setEndpoint(span: Span, target: Target, attempt: number, affinityHit: boolean | undefined): void {
-  span.setAttribute('network.peer.address', target.address);
-  span.setAttribute('network.peer.port', target.port);
-  span.setAttribute('skein.attempt', attempt);
-  if (target.zone !== undefined) span.setAttribute('skein.endpoint.zone', target.zone);
-  if (target.tier !== undefined) span.setAttribute('skein.locality.tier', target.tier);
-  if (affinityHit !== undefined) span.setAttribute('skein.affinity.hit', affinityHit);
+  const attributes: Attributes = { 'network.peer.address': target.address, 'network.peer.port': target.port, 'skein.attempt': attempt };
+  // Only what says something: not the single tier of a Service without failover, nor no affinity.
+  if (target.zone !== undefined) attributes['skein.endpoint.zone'] = target.zone;
+  if (target.tier !== undefined && target.tier !== 'all') attributes['skein.locality.tier'] = target.tier;
+  if (affinityHit !== undefined) attributes['skein.affinity.hit'] = affinityHit;
+  span.setAttributes(attributes);
 }
 
 function pathOnly(path: string): string {

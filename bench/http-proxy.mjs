@@ -1,0 +1,194 @@
+// HTTP/1.1 through the sidecar, real processes on 127.0.0.1: two backends answering 1 KiB, a
+// control plane (files mode), the sidecar with a per-service listener, and autocannon (its own
+// process, keep-alive, 32 connections) as the load. Contenders run alternately in one run:
+//   direct         autocannon straight to one backend: the limit
+//   tracing off    the sidecar with OTEL_SDK_DISABLED=true (metrics still on)
+//   tracing on     the sidecar with always_on sampling, exporting OTLP/HTTP protobuf to a
+//                  sink that answers 200 (in the backends' process)
+// Reports requests/s, p50/p99 latency, and the sidecar's CPU per request (from /proc).
+//
+//   node bench/http-proxy.mjs [--seconds 5] [--rounds 5] [--only <name part>] [--no-write]
+// Writes the "Tracing overhead" section of BENCHMARKS.md unless --no-write (or --only).
+// SKEIN_BENCH_CPU_PROF=<dir> writes a CPU profile of each sidecar there.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { replaceSection } from './sections.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { spawnProcess, eventually } = await import(join(root, 'packages/testkit/dist/index.js'));
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const SECONDS = option('--seconds', 5);
+const ROUNDS = option('--rounds', 5);
+const CONNECTIONS = 32;
+const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
+
+/** The backends and the OTLP sink, in one child process; resolves with their ports. */
+async function startBackends(children) {
+  const code = `
+    const http = require('node:http');
+    const body = Buffer.alloc(1024, 'x');
+    const serve = (host, port) => new Promise((resolve) => {
+      const s = http.createServer((req, res) => { req.resume(); res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length }); res.end(body); });
+      s.keepAliveTimeout = 60000;
+      s.listen(port, host, () => resolve(s.address().port));
+    });
+    (async () => {
+      const port = await serve('127.0.0.31', 0);
+      await serve('127.0.0.32', port);
+      const sink = http.createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(200, { 'content-type': 'application/x-protobuf' }); res.end(); }); });
+      await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+      console.log(JSON.stringify({ port, sink: sink.address().port }));
+    })();`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  const line = await new Promise((resolve, reject) => {
+    child.stdout.once('data', (chunk) => resolve(String(chunk)));
+    child.once('exit', (c) => reject(new Error(`backends exited with ${c}`)));
+  });
+  return JSON.parse(line);
+}
+
+function manifest(port) {
+  return `apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: demo }
+spec:
+  clusterIP: 10.96.0.10
+  ports: [{ name: http, port: 80, targetPort: ${port} }]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: web-1, namespace: demo, labels: { kubernetes.io/service-name: web } }
+addressType: IPv4
+ports: [{ name: http, port: ${port}, protocol: TCP }]
+endpoints:
+  - addresses: [127.0.0.31]
+    conditions: { ready: true }
+  - addresses: [127.0.0.32]
+    conditions: { ready: true }
+`;
+}
+
+/** utime + stime of `pid` in seconds. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** autocannon in its own process; resolves with its JSON result. */
+function load(url, seconds) {
+  return new Promise((resolve, reject) => {
+    const bin = join(root, 'node_modules/autocannon/autocannon.js');
+    const child = spawn(process.execPath, [bin, '-c', String(CONNECTIONS), '-d', String(seconds), '-j', url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`autocannon exited with ${code}`))));
+  });
+}
+
+async function startSidecar(grpcAddress, env) {
+  const proc = await spawnProcess(join(root, 'packages/sidecar/dist/bin/sidecar.js'), [
+    '--control-plane', grpcAddress, '--namespace', 'demo', '--pod-name', 'bench', '--pod-ip', '127.0.0.1',
+    '--outbound-port', '0', '--admin-port', '0', '--admin-address', '127.0.0.1', '--service-listener', 'web.demo:80=0', '--log-level', 'info',
+  ], { env: { ...process.env, ...env }, execArgv: process.env.SKEIN_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SKEIN_BENCH_CPU_PROF}`] : [] });
+  const port = Object.values(proc.listening.serviceListenerPorts)[0];
+  const admin = `http://127.0.0.1:${proc.listening.adminPort}`;
+  await eventually(async () => (await fetch(`${admin}/ready`)).ok && (await fetch(`http://127.0.0.1:${port}/`)).ok, 20_000, 50);
+  return { proc, url: `http://127.0.0.1:${port}/`, admin };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export async function runHttpProxy({ log = () => {} } = {}) {
+  const children = new Set();
+  const tmp = mkdtempSync(join(os.tmpdir(), 'skein-bench-http-'));
+  try {
+    const { port, sink } = await startBackends(children);
+    writeFileSync(join(tmp, 'web.yaml'), manifest(port));
+    const plane = await spawnProcess(join(root, 'packages/control-plane/dist/bin/control-plane.js'), [
+      '--source', `files:${tmp}`, '--grpc-port', '0', '--http-port', '0', '--listen-address', '127.0.0.1', '--log-level', 'info']);
+    const grpcAddress = `127.0.0.1:${plane.listening.grpcPort}`;
+    const contenders = {
+      'direct (no proxy)': undefined,
+      'sidecar, tracing off': { OTEL_SDK_DISABLED: 'true' },
+      'sidecar, tracing on (always_on)': { OTEL_TRACES_SAMPLER: 'always_on', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' },
+    };
+    const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+    if (only !== undefined) for (const name of Object.keys(contenders)) if (!name.includes(only)) delete contenders[name];
+    const results = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, env] of Object.entries(contenders)) {
+        let sidecar;
+        try {
+          sidecar = env === undefined ? undefined : await startSidecar(grpcAddress, env);
+          const url = sidecar?.url ?? `http://127.0.0.31:${port}/`;
+          await load(url, 1); // warm-up: JIT, pools
+          const pid = sidecar?.proc.child.pid;
+          const cpuBefore = pid ? cpuSeconds(pid) : 0;
+          const r = await load(url, SECONDS);
+          const cpu = pid ? cpuSeconds(pid) - cpuBefore : NaN;
+          const requests = r.requests.total;
+          const rss = sidecar ? Number((await (await fetch(`${sidecar.admin}/metrics`)).text()).match(/^process_resident_memory_bytes (\d+)/m)?.[1] ?? NaN) : NaN;
+          results[name].push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx, cpuUsPerRequest: (cpu * 1e6) / requests, rssMiB: rss / 2 ** 20 });
+          log(`round ${round + 1} ${name}: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`);
+        } finally {
+          await sidecar?.proc.stop();
+        }
+      }
+    }
+    await plane.stop();
+    return Object.entries(results).map(([name, runs]) => ({
+      name, rounds: runs.length,
+      rps: median(runs.map((r) => r.rps)), rpsMin: Math.min(...runs.map((r) => r.rps)), rpsMax: Math.max(...runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)),
+      errors: runs.reduce((n, r) => n + r.errors, 0), cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)), rssMiB: median(runs.map((r) => r.rssMiB)),
+    }));
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+export function renderHttpProxy(rows) {
+  const off = rows.find((r) => r.name.includes('tracing off'));
+  const on = rows.find((r) => r.name.includes('tracing on'));
+  const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
+  const lines = [
+    '## Tracing overhead',
+    '',
+    `HTTP/1.1 through the sidecar's per-service listener, keep-alive, ${CONNECTIONS} connections, 1 KiB responses from two backends; autocannon in its own process, ${ROUNDS} alternating rounds of ${SECONDS} s per contender (medians). Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}. Regenerate: \`node bench/http-proxy.mjs\` (after \`pnpm run build\`).`,
+    '',
+    '| contender | req/s | rounds min – max | p50 | p99 | sidecar CPU per request | sidecar RSS | errors | vs tracing off |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.name} | ${fmt(r.rps)} | ${fmt(r.rpsMin)} – ${fmt(r.rpsMax)} | ${r.p50} ms | ${r.p99} ms | ${Number.isFinite(r.cpuUsPerRequest) ? `${fmt(r.cpuUsPerRequest)} µs` : '—'} | ${Number.isFinite(r.rssMiB) ? `${fmt(r.rssMiB)} MiB` : '—'} | ${r.errors} | ${off && r !== off && !r.name.startsWith('direct') ? `${fmt((r.rps / off.rps) * 100, 1)}%` : r === off ? '100%' : '—'} |`),
+    '',
+    on && off ? `Tracing on costs **${fmt((1 - on.rps / off.rps) * 100, 1)}%** of throughput (goal: at most 15%) and ${fmt(on.cpuUsPerRequest - off.cpuUsPerRequest)} µs of sidecar CPU per request.` : '',
+    '',
+    '- *Tracing on*: every request gets a CLIENT span (HTTP semantic-convention and `skein.*` attributes), its `traceparent` goes to the endpoint, spans are batched (our bounded queue) and exported as OTLP/HTTP protobuf to a local sink that answers 200 at once. *Tracing off*: `OTEL_SDK_DISABLED=true`; request metrics stay on in both.',
+    '- Rounds alternate contenders, so drift on the machine hits all of them; the spread of the rounds (min – max) shows how much one figure can move: compare medians only when their spreads do not overlap much.',
+    '- CPU per request is the sidecar process\'s utime + stime (from `/proc/<pid>/stat`) over the timed run ÷ requests served; the load generator and the backends run in their own processes on the same 2 cores, so absolute figures are lower than on a dedicated machine, and ratios are what to compare.',
+  ];
+  return lines.join('\n');
+}
+
+/** `pnpm bench`'s entry: run, write the section, return the markdown. */
+export async function httpProxySuite({ log = () => {} } = {}) {
+  const section = renderHttpProxy(await runHttpProxy({ log }));
+  replaceSection('Tracing overhead', section, 'Pick');
+  return section;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rows = await runHttpProxy({ log: (line) => console.error(line) });
+  const section = renderHttpProxy(rows);
+  console.log(section);
+  if (!args.includes('--no-write') && !args.includes('--only')) console.error(`wrote ${replaceSection('Tracing overhead', section, 'Pick')}`);
+}
