@@ -8,7 +8,9 @@ import { createServer, type IncomingHttpHeaders, type Server, type ServerRespons
 import type { AddressInfo } from 'node:net';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type ContextManager } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { startOtlpReceiver } from '@skein/testkit';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deadPort, waitFor } from '../proxy/fake-dataplane.test-helper.js';
@@ -85,7 +87,15 @@ describe('library mode tracing', () => {
   // Made before any SDK is registered: tracing starts when the app registers one.
   const dispatcher = new MeshDispatcher({ dataplane });
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  // The app also exports over OTLP, to a collector started later: forward once it exists.
+  let otlp: SpanProcessor | undefined;
+  const late: SpanProcessor = {
+    onStart: (span, ctx) => otlp?.onStart(span, ctx),
+    onEnd: (span) => otlp?.onEnd(span),
+    forceFlush: async () => otlp?.forceFlush(),
+    shutdown: async () => otlp?.shutdown(),
+  };
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter), late] });
   const appTracer = provider.getTracer('the-app');
 
   const start = async (behaviour: Behaviour): Promise<Endpoint> => {
@@ -170,6 +180,28 @@ describe('library mode tracing', () => {
       });
       expect(span!.status.code).toBe(SpanStatusCode.UNSET);
       expect(parse(web.seen[0]!.traceparent)).toEqual({ traceId, spanId: span!.spanContext().spanId });
+    });
+
+    it('reaches the app\'s OTLP collector: the library span under the app span, with its attributes', async () => {
+      const receiver = await startOtlpReceiver();
+      otlp = new SimpleSpanProcessor(new OTLPTraceExporter({ url: `${receiver.httpEndpoint}/v1/traces` }));
+      try {
+        const web = await start('ok');
+        service('collected', [web]);
+        const { appSpanId, traceId } = await inAppSpan(async () => get('http://collected.demo/items?id=7'));
+        const spans = await receiver.waitForSpans((all) => all.some((s) => s.traceId === traceId && s.kind === 'CLIENT'), 10_000);
+        const span = spans.find((s) => s.traceId === traceId && s.kind === 'CLIENT')!;
+        expect(span.parentSpanId).toBe(appSpanId);
+        expect(span.attributes).toMatchObject({
+          'http.request.method': 'GET', 'http.response.status_code': 200, 'server.address': 'collected.demo', 'url.path': '/items',
+          'network.peer.address': '127.0.0.1', 'network.peer.port': web.port, 'skein.service': 'collected', 'skein.namespace': 'demo', 'skein.attempt': 1,
+        });
+        expect(parse(web.seen[0]!.traceparent)).toEqual({ traceId, spanId: span.spanId });
+      } finally {
+        await otlp.shutdown();
+        otlp = undefined;
+        await receiver.close();
+      }
     });
 
     it('joins the app\'s trace through createMesh().fetch across awaits', async () => {
