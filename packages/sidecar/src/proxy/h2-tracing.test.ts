@@ -167,13 +167,16 @@ describe('h2c telemetry: spans, trace context and metrics', () => {
     expect(parse(ok.seen[0]!.traceparent)).toEqual({ traceId: CLIENT_TRACE, spanId: attempt2.spanContext().spanId });
   });
 
-  it('ends the span with the proxy error: before any attempt, and after every endpoint failed', async () => {
+  it('ends the span with the proxy error: a refused name, before any attempt, and after every endpoint failed', async () => {
     dataplane.set('empty.demo', 80, []);
     expect(await send('empty.demo')).toBe(503);
     const refuse = await start('refuse');
     dataplane.set('allrefuse.demo', 80, [refuse]);
     expect(await send('allrefuse.demo')).toBe(502);
-    const finished = await spans(2);
+    expect(await send('unknown.demo')).toBe(503);
+    const finished = await spans(3);
+    expect(finished.find((s) => s.attributes['server.address'] === 'unknown.demo')!.attributes)
+      .toMatchObject({ 'http.response.status_code': 503, 'error.type': 'SKEIN_ERR_UNKNOWN_SERVICE' });
     const empty = finished.find((s) => s.attributes['server.address'] === 'empty.demo')!;
     expect(empty.attributes).toMatchObject({ 'http.response.status_code': 503, 'error.type': 'SKEIN_ERR_NO_ENDPOINT' });
     expect(empty.status).toEqual({ code: SpanStatusCode.ERROR, message: 'SKEIN_ERR_NO_ENDPOINT' });

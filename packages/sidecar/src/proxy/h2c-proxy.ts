@@ -84,17 +84,19 @@ export class H2cProxy {
     const { dataplane, knownWaitMs, isSelf } = this.options;
     routeTo(dataplane, route.host, route.port, knownWaitMs, isSelf ?? never, (destination) => {
       if (stream.closed || stream.destroyed) return;
+      const service = destination.type === 'service' ? destination : undefined;
+      // Refusals are recorded too: a request to an unknown Service is traffic users must see.
+      const record = this.options.telemetry?.start({
+        direction: 'outbound', method: headers[':method'] ?? 'GET', host: route.host, port: route.port, path: headers[':path'] ?? '/',
+        protocolVersion: '2', service: service?.service, rule: service?.rule,
+      }, headers);
       if (destination.type === 'reject') {
         respondError(stream, headers, destination.error);
+        record?.end(destination.error.status, destination.error.code);
         return;
       }
       const hash = requestHashOf(destination, headers, stream.session?.socket?.remoteAddress, this.options.podIp);
       const clientIp = clientIpOf(destination, stream.session?.socket?.remoteAddress, this.options.podIp);
-      const record = this.options.telemetry?.start({
-        direction: 'outbound', method: headers[':method'] ?? 'GET', host: route.host, port: route.port, path: headers[':path'] ?? '/',
-        protocolVersion: '2', service: destination.type === 'service' ? destination.service : undefined,
-        rule: destination.type === 'service' ? destination.rule : undefined,
-      }, headers);
       const first = firstTarget(destination, hash, clientIp);
       if (isError(first)) {
         respondError(stream, headers, first);

@@ -139,6 +139,16 @@ describe('HTTP/1.1 telemetry: spans, trace context and metrics', () => {
     expect(span!.status).toEqual({ code: SpanStatusCode.ERROR, message: 'SKEIN_ERR_NO_ENDPOINT' });
   });
 
+  it('outbound: a request the mesh refuses (unknown Service) is traced and counted too', async () => {
+    const reply = await get(outboundPort, 'http://nope.demo/x', { traceparent: CLIENT_TRACEPARENT });
+    expect(reply.status).toBe(503);
+    const [span] = await spans(1);
+    expect(span!.kind).toBe(SpanKind.CLIENT);
+    expect(span!.spanContext().traceId).toBe(CLIENT_TRACE);
+    expect(span!.attributes).toMatchObject({ 'server.address': 'nope.demo', 'http.response.status_code': 503, 'error.type': 'SKEIN_ERR_UNKNOWN_SERVICE' });
+    expect(await registry.metrics()).toContain('skein_requests_total{direction="outbound",service="",namespace="",endpoint_zone="",code="503"} 1');
+  });
+
   it('inbound: makes a SERVER span under the incoming traceparent and hands the app its context', async () => {
     expect((await get(inboundPort, '/orders?id=7', { traceparent: CLIENT_TRACEPARENT })).status).toBe(200);
     const [span] = await spans(1);
