@@ -4,10 +4,11 @@ import { request, type ClientRequest, type IncomingMessage, type ServerResponse 
 import type { Socket } from 'node:net';
 import type { RequestCounter, Target } from '../dataplane.js';
 import type { TargetCounters } from './cluster-stats.js';
-import { requestCounterFor, retryTarget, serviceLabel } from './destination.js';
+import { requestCounterFor, serviceLabel } from './destination.js';
 import { forwardHeaders, KEEP_TRANSFER_ENCODING } from './hop-headers.js';
 import { causeOf, connectFailed, overflow, upstreamFailed, upstreamTimeout } from './proxy-errors.js';
-import { isIdempotent, isRetryableStatus, RetryBudget } from './retry-policy.js';
+import { isIdempotent, isRetryableStatus } from './retry-policy.js';
+import { RetryTargets } from './retry-targets.js';
 
 import type { RequestRecord } from '../telemetry/request-telemetry.js';
 import type { DestinationError } from '../dataplane.js';
@@ -22,16 +23,11 @@ class Exchange {
   private readonly bodyless: boolean;
   /** The picker's outstanding-request counter (least request): started per attempt, finished on settle. */
   private readonly load: RequestCounter | undefined;
-  private retriesLeft: number;
-  /** Policy retries (`skein.io/retries`) left: 0 unless the request is idempotent and bodiless. */
-  private policyRetriesLeft: number;
-  private readonly budget: RetryBudget;
-  /** This request counts against the budget's `retrying` (from its first policy retry). */
-  private inRetry = false;
+  /** Retry allowances, the retry budget and the endpoints tried. */
+  private readonly retries: RetryTargets;
   private overallTimer: NodeJS.Timeout | undefined;
   private timedOut = false;
   private finished = false;
-  private tried: Set<string> | undefined;
   private upstream: ClientRequest | undefined;
   private target!: Target;
   private counters!: TargetCounters;
@@ -66,12 +62,12 @@ class Exchange {
     this.label = serviceLabel(forward.destination);
     const length = req.headers['content-length'];
     this.bodyless = req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
-    this.retriesLeft = forwarder.options.maxConnectRetries;
     const destination = forward.destination;
     const policy = destination.type === 'service' ? destination : undefined;
-    this.policyRetriesLeft = this.bodyless && isIdempotent(req.method) ? policy?.retries ?? 0 : 0;
-    this.budget = forwarder.budget(this.label);
-    this.budget.active++;
+    // Policy retries (`skein.io/retries`) only for idempotent requests without a body.
+    const policyRetries = this.bodyless && isIdempotent(req.method) ? policy?.retries ?? 0 : 0;
+    const { maxConnectRetries, logger } = forwarder.options;
+    this.retries = new RetryTargets(destination, hash, clientIp, forwarder.budget(this.label), maxConnectRetries, policyRetries, logger, forward.what);
     const timeoutMs = policy?.timeoutMs;
     if (timeoutMs !== undefined && timeoutMs > 0) this.overallTimer = setTimeout(() => this.onTimeout(timeoutMs), timeoutMs);
     res.on('error', noop);
@@ -116,8 +112,7 @@ class Exchange {
       const counters = forwarder.options.stats.counters(this.label, candidate.key);
       if (!forwarder.full(candidate, counters)) return candidate;
       counters.overflows++;
-      (this.tried ??= new Set()).add(candidate.key);
-      candidate = retryTarget(forward.destination, this.tried, this.hash, this.clientIp);
+      candidate = this.retries.overflow(candidate);
     }
     forwarder.options.logger.debug({ what: forward.what, target: picked.key }, 'every endpoint is at its request limit');
     this.clearOverallTimer();
@@ -162,7 +157,7 @@ class Exchange {
     const status = response.statusCode ?? 502;
     if (status >= 500) this.counters.errors++;
     this.report(status >= 500 ? 'http-5xx' : 'success');
-    if (isRetryableStatus(status) && this.policyRetriesLeft > 0) {
+    if (isRetryableStatus(status) && this.retries.mayPolicyRetry) {
       const failed = this.target;
       const next = this.policyRetryTarget();
       if (next) {
@@ -222,10 +217,8 @@ class Exchange {
     if (!this.connected) {
       counters.connectFailures++;
       this.report((error as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'timeout' : 'connect-error');
-      (this.tried ??= new Set()).add(target.key);
-      const next = this.retriesLeft > 0 ? retryTarget(this.forward.destination, this.tried, this.hash, this.clientIp) : undefined;
+      const next = this.retries.connectRetry(target);
       if (next) {
-        this.retriesLeft--;
         this.record?.attemptFailed('connect-error');
         this.forwarder.options.logger.debug({ what, failed: target.key, next: next.key, cause: causeOf(error) }, 'connect failed; retrying on another endpoint');
         this.attempt(next);
@@ -234,10 +227,9 @@ class Exchange {
       this.fail(connectFailed(what, target.key, causeOf(error)));
       return;
     }
-    if (up.reusedSocket && this.bodyless && this.retriesLeft > 0) {
+    if (up.reusedSocket && this.bodyless && this.retries.resend()) {
       // A pooled connection the endpoint closed while idle (the keep-alive race): the request
       // never reached the application, so send it again on a fresh connection.
-      this.retriesLeft--;
       this.record?.attemptFailed('reset');
       this.attempt(target);
       return;
@@ -254,27 +246,9 @@ class Exchange {
     this.fail(upstreamFailed(what, target.key, causeOf(error)));
   }
 
-  /**
-   * The endpoint for a policy retry (`skein.io/retries`) after the current attempt failed,
-   * or undefined: no retries left, no endpoint not yet tried, or the retry budget is spent.
-   * Takes one retry (and, for the request's first, a place in the budget) when it answers.
-   */
+  /** The endpoint for a policy retry after the current attempt failed (none once timed out). */
   private policyRetryTarget(): Target | undefined {
-    if (this.policyRetriesLeft <= 0 || this.timedOut) return undefined;
-    if (!this.inRetry && !this.budget.allows()) {
-      this.budget.exhausted++;
-      this.forwarder.options.logger.debug({ what: this.forward.what, active: this.budget.active, retrying: this.budget.retrying }, 'retry budget exhausted; not retrying');
-      return undefined;
-    }
-    (this.tried ??= new Set()).add(this.target.key);
-    const next = retryTarget(this.forward.destination, this.tried, this.hash, this.clientIp);
-    if (next === undefined) return undefined;
-    if (!this.inRetry) {
-      this.inRetry = true;
-      this.budget.retrying++;
-    }
-    this.policyRetriesLeft--;
-    return next;
+    return this.timedOut ? undefined : this.retries.policyRetry(this.target);
   }
 
   /** `skein.io/timeout` passed before the response ended: 504, or a reset once headers went out. */
@@ -318,8 +292,7 @@ class Exchange {
       const error = this.errorCode ?? (res.headersSent && !res.writableFinished ? 'reset' : undefined);
       this.record.end(res.headersSent ? res.statusCode : 0, error);
     }
-    this.budget.active--;
-    if (this.inRetry) this.budget.retrying--;
+    this.retries.release();
   }
 
   private clearOverallTimer(): void {

@@ -2,7 +2,7 @@
 // spend on that: connect failures and refused streams within `maxConnectRetries`, policy retries
 // (`skein.io/retries`) within the service's retry budget, and circuit-breaking overflow to an
 // endpoint not yet tried (no retry spent). Every path picks an endpoint the request has not tried
-// (retrying a failing endpoint only adds latency). Used by the h2c exchange (h2-exchange.ts).
+// (retrying a failing endpoint only adds latency). Used by the HTTP/1.1 and h2c exchanges.
 import type { Logger } from '../logger.js';
 import type { Target } from '../dataplane.js';
 import { retryTarget, type Routable } from './destination.js';
@@ -47,6 +47,21 @@ export class RetryTargets {
     const next = retryTarget(this.destination, this.tried, this.hash, this.clientIp);
     if (next) this.connectRetriesLeft--;
     return next;
+  }
+
+  /**
+   * Spends a connect retry on sending again to the same endpoint (HTTP/1.1's keep-alive race: a
+   * pooled connection closed under a request that never reached the app). False when none is left.
+   */
+  resend(): boolean {
+    if (this.connectRetriesLeft <= 0) return false;
+    this.connectRetriesLeft--;
+    return true;
+  }
+
+  /** Whether a policy retry could still be taken (before the failed answer is read further). */
+  get mayPolicyRetry(): boolean {
+    return this.policyRetriesLeft > 0;
   }
 
   /**
