@@ -9,7 +9,8 @@
 //
 //   node bench/http-proxy.mjs [--seconds 5] [--rounds 5] [--only <name part>] [--no-write]
 // Writes the "Tracing overhead" section of BENCHMARKS.md unless --no-write (or --only).
-// SKEIN_BENCH_CPU_PROF=<dir> writes a CPU profile of each sidecar there.
+// SKEIN_BENCH_CPU_PROF=<dir> writes a CPU profile of each sidecar there;
+// SKEIN_BENCH_SIDECAR_NODE_ARGS="--max-semi-space-size=16" passes node flags to the sidecars.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -99,7 +100,10 @@ async function startSidecar(grpcAddress, env) {
   const proc = await spawnProcess(join(root, 'packages/sidecar/dist/bin/sidecar.js'), [
     '--control-plane', grpcAddress, '--namespace', 'demo', '--pod-name', 'bench', '--pod-ip', '127.0.0.1',
     '--outbound-port', '0', '--admin-port', '0', '--admin-address', '127.0.0.1', '--service-listener', 'web.demo:80=0', '--log-level', 'info',
-  ], { env: { ...process.env, ...env }, execArgv: process.env.SKEIN_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SKEIN_BENCH_CPU_PROF}`] : [] });
+  ], { env: { ...process.env, ...env }, execArgv: [
+    ...(process.env.SKEIN_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SKEIN_BENCH_CPU_PROF}`] : []),
+    ...(process.env.SKEIN_BENCH_SIDECAR_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  ] });
   const port = Object.values(proc.listening.serviceListenerPorts)[0];
   const admin = `http://127.0.0.1:${proc.listening.adminPort}`;
   await eventually(async () => (await fetch(`${admin}/ready`)).ok && (await fetch(`http://127.0.0.1:${port}/`)).ok, 20_000, 50);

@@ -6,7 +6,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startBackend, startOtlpReceiver, type FakeBackend } from '@skein/testkit';
 import { startControlPlaneProcess, type ControlPlaneProcess } from './support/control-plane.js';
 import { scrape, sum } from './support/prometheus.js';
-import { curl, startSidecarProcess, WebWorld, type SidecarProcess } from './support/sidecar.js';
+import { curl, podYaml, startSidecarProcess, WebWorld, type SidecarProcess } from './support/sidecar.js';
+
+const flakyServiceYaml = `
+apiVersion: v1
+kind: Service
+metadata: { name: flaky, namespace: demo }
+spec:
+  clusterIP: 10.96.0.30
+  selector: { app: flaky }
+  ports: [{ name: http, port: 80, targetPort: http }]
+`;
 
 type Receiver = Awaited<ReturnType<typeof startOtlpReceiver>>;
 type Span = Receiver['spans'][number];
@@ -44,8 +54,10 @@ describe('telemetry: traces and request metrics of sidecar processes', () => {
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
     await world.start();
-    // A fourth pod that refuses connections: requests that pick it are retried elsewhere.
-    world.writeWeb([...world.backends, { name: 'web-a9', address: '127.0.0.19', port: await deadPort() } as FakeBackend]);
+    // Service flaky: one pod that answers, one that refuses connections (requests that pick it
+    // are retried on the other).
+    const live = world.backends[0]!;
+    world.dir.write('flaky.yaml', `${flakyServiceYaml}---${podYaml('flaky-1', live.address, live.port, 'node-a', 'app: flaky')}---${podYaml('flaky-2', '127.0.0.19', await deadPort(), 'node-a', 'app: flaky')}`);
     plane = await startControlPlaneProcess(['--source', `files:${world.dir.path}`]);
     for (const protocol of ['http/protobuf', 'http/json', 'grpc']) {
       sidecars[protocol] = await startSidecarProcess(['--control-plane', plane.grpcAddress, '--pod-name', `client-${protocol.replace('/', '-')}`, '--pod-ip', '127.0.0.1'], otel(receiver, protocol));
@@ -86,14 +98,18 @@ describe('telemetry: traces and request metrics of sidecar processes', () => {
 
   it('starts a trace when the client sends none, and records retries as attempts', async () => {
     const proxy = sidecars['http/protobuf']!.proxy;
-    // Round robin over four pods, one refusing: some of eight requests are retried.
-    const results = await Promise.all(Array.from({ length: 8 }, () => curl(proxy, 'http://web.demo/')));
+    // Round robin over two pods, one refusing: about half of eight requests are retried.
+    const results = await Promise.all(Array.from({ length: 8 }, () => curl(proxy, 'http://flaky.demo/')));
     expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
-    const spans = await receiver.waitForSpans((all) => all.some((s) => s.name === 'GET attempt 2'), 15_000);
-    const second = spans.find((s) => s.name === 'GET attempt 2')!;
-    const first = spans.find((s) => s.traceId === second.traceId && s.name === 'GET attempt 1')!;
-    const request = spans.find((s) => s.spanId === second.parentSpanId)!;
-    expect(request).toMatchObject({ name: 'GET', parentSpanId: '', kind: 'CLIENT' });
+    const retried = (all: readonly Span[]): Span | undefined => {
+      const requests = all.filter((s) => s.name === 'GET' && s.attributes['server.address'] === 'flaky.demo' && s.attributes['skein.attempt'] === 2);
+      return requests.find((r) => all.some((s) => s.parentSpanId === r.spanId && s.name === 'GET attempt 2'));
+    };
+    const spans = await receiver.waitForSpans((all) => retried(all) !== undefined, 15_000);
+    const request = retried(spans)!;
+    const first = spans.find((s) => s.parentSpanId === request.spanId && s.name === 'GET attempt 1')!;
+    const second = spans.find((s) => s.parentSpanId === request.spanId && s.name === 'GET attempt 2')!;
+    expect(request).toMatchObject({ parentSpanId: '', kind: 'CLIENT' });
     expect(first.parentSpanId).toBe(request.spanId);
     expect(first.attributes).toMatchObject({ 'network.peer.address': '127.0.0.19', 'error.type': 'connect-error', 'skein.attempt': 1 });
     expect(first.status.code).toBe('ERROR');
