@@ -1,6 +1,7 @@
 // `pnpm demo`: Skein on one machine — the control plane on ordinary Kubernetes YAML, fake pods
 // on 127.0.0.x in two zones, a sidecar, and a client. It copies deploy/examples to a temporary
 // directory so the live edits never touch the repository. `pnpm demo --keep` leaves it running.
+import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -116,8 +117,20 @@ async function main() {
   await load;
   console.log(`   control plane killed; ${ok} requests succeeded, ${failed} failed (the sidecar keeps its last good config)`);
 
+  step(8, 'Start the control plane again: the sidecar reconnects (skeinctl status)');
+  const again = await spawnProcess(join(root, 'packages/control-plane/dist/bin/control-plane.js'), ['--source', `files:${dir}`, '--listen-address', '127.0.0.1',
+    '--grpc-port', String(plane.listening.grpcPort), '--http-port', String(plane.listening.httpPort)]);
+  cleanups.push(() => again.stop());
+  const skeinctl = (...args) => new Promise((resolve) => {
+    execFile(process.execPath, [join(root, 'packages/control-plane/dist/bin/skeinctl.js'), '--control-plane', cp.http, ...args], (err, stdout, stderr) => resolve(err ? stderr : stdout));
+  });
+  const synced = async () => /client\.demo.*SYNCED.*SYNCED/.test(await skeinctl('status'));
+  for (let i = 0; i < 100 && !(await synced()); i++) await sleep(200);
+  console.log((await skeinctl('status')).trimEnd().split('\n').map((l) => `   ${l}`).join('\n'));
+
   if (keep) {
-    console.log(`\n${bold('Still running. Try:')}\n   curl -x http://127.0.0.1:${proxyPort} http://web.demo/\n   curl ${admin}/config_dump\n   curl ${admin}/clusters\n   curl '${admin}/explain?url=http://web.demo/'\nCtrl-C stops everything.`);
+    const ctl = `node packages/control-plane/dist/bin/skeinctl.js --control-plane ${cp.http}`;
+    console.log(`\n${bold('Still running. Try:')}\n   curl -x http://127.0.0.1:${proxyPort} http://web.demo/\n   curl ${admin}/config_dump\n   curl ${admin}/clusters\n   curl '${admin}/explain?url=http://web.demo/'\n   curl -s ${admin}/metrics | grep skein_requests_total\n   ${ctl} status\n   ${ctl} config-dump client.demo\n   ${ctl} explain client.demo http://web.demo/\nCtrl-C stops everything.`);
     await new Promise((resolve) => process.once('SIGINT', resolve));
   }
   console.log(`\n${bold('Done.')} README.md shows how to run each piece yourself.`);
