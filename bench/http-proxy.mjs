@@ -11,15 +11,12 @@
 // Writes the "Tracing overhead" section of BENCHMARKS.md unless --no-write (or --only).
 // SKEIN_BENCH_CPU_PROF=<dir> writes a CPU profile of each sidecar there;
 // SKEIN_BENCH_SIDECAR_NODE_ARGS="--max-semi-space-size=16" passes node flags to the sidecars.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { autocannon, cpuSeconds, median, startBackends, startControlPlane, startSidecar } from './http-kit.mjs';
 import { replaceSection } from './sections.mjs';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
-const { spawnProcess, eventually } = await import(join(root, 'packages/testkit/dist/index.js'));
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -29,98 +26,16 @@ const option = (name, fallback) => {
 const SECONDS = option('--seconds', 5);
 const ROUNDS = option('--rounds', 5);
 const CONNECTIONS = 32;
-const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
-
-/** The backends and the OTLP sink, in one child process; resolves with their ports. */
-async function startBackends(children) {
-  const code = `
-    const http = require('node:http');
-    const body = Buffer.alloc(1024, 'x');
-    const serve = (host, port) => new Promise((resolve) => {
-      const s = http.createServer((req, res) => { req.resume(); res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length }); res.end(body); });
-      s.keepAliveTimeout = 60000;
-      s.listen(port, host, () => resolve(s.address().port));
-    });
-    (async () => {
-      const port = await serve('127.0.0.31', 0);
-      await serve('127.0.0.32', port);
-      const sink = http.createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(200, { 'content-type': 'application/x-protobuf' }); res.end(); }); });
-      await new Promise((r) => sink.listen(0, '127.0.0.1', r));
-      console.log(JSON.stringify({ port, sink: sink.address().port }));
-    })();`;
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.add(child);
-  const line = await new Promise((resolve, reject) => {
-    child.stdout.once('data', (chunk) => resolve(String(chunk)));
-    child.once('exit', (c) => reject(new Error(`backends exited with ${c}`)));
-  });
-  return JSON.parse(line);
-}
-
-function manifest(port) {
-  return `apiVersion: v1
-kind: Service
-metadata: { name: web, namespace: demo }
-spec:
-  clusterIP: 10.96.0.10
-  ports: [{ name: http, port: 80, targetPort: ${port} }]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: web-1, namespace: demo, labels: { kubernetes.io/service-name: web } }
-addressType: IPv4
-ports: [{ name: http, port: ${port}, protocol: TCP }]
-endpoints:
-  - addresses: [127.0.0.31]
-    conditions: { ready: true }
-  - addresses: [127.0.0.32]
-    conditions: { ready: true }
-`;
-}
-
-/** utime + stime of `pid` in seconds. */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
 
 /** autocannon in its own process; resolves with its JSON result. */
-function load(url, seconds) {
-  return new Promise((resolve, reject) => {
-    const bin = join(root, 'node_modules/autocannon/autocannon.js');
-    const child = spawn(process.execPath, [bin, '-c', String(CONNECTIONS), '-d', String(seconds), '-j', url], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`autocannon exited with ${code}`))));
-  });
-}
-
-async function startSidecar(grpcAddress, env) {
-  const proc = await spawnProcess(join(root, 'packages/sidecar/dist/bin/sidecar.js'), [
-    '--control-plane', grpcAddress, '--namespace', 'demo', '--pod-name', 'bench', '--pod-ip', '127.0.0.1',
-    '--outbound-port', '0', '--admin-port', '0', '--admin-address', '127.0.0.1', '--service-listener', 'web.demo:80=0', '--log-level', 'info',
-  ], { env: { ...process.env, ...env }, execArgv: [
-    ...(process.env.SKEIN_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SKEIN_BENCH_CPU_PROF}`] : []),
-    ...(process.env.SKEIN_BENCH_SIDECAR_NODE_ARGS ?? '').split(' ').filter(Boolean),
-  ] });
-  const port = Object.values(proc.listening.serviceListenerPorts)[0];
-  const admin = `http://127.0.0.1:${proc.listening.adminPort}`;
-  await eventually(async () => (await fetch(`${admin}/ready`)).ok && (await fetch(`http://127.0.0.1:${port}/`)).ok, 20_000, 50);
-  return { proc, url: `http://127.0.0.1:${port}/`, admin };
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const load = (url, seconds) => autocannon(url, seconds, { connections: CONNECTIONS });
 
 export async function runHttpProxy({ log = () => {} } = {}) {
   const children = new Set();
   const tmp = mkdtempSync(join(os.tmpdir(), 'skein-bench-http-'));
   try {
     const { port, sink } = await startBackends(children);
-    writeFileSync(join(tmp, 'web.yaml'), manifest(port));
-    const plane = await spawnProcess(join(root, 'packages/control-plane/dist/bin/control-plane.js'), [
-      '--source', `files:${tmp}`, '--grpc-port', '0', '--http-port', '0', '--listen-address', '127.0.0.1', '--log-level', 'info']);
-    const grpcAddress = `127.0.0.1:${plane.listening.grpcPort}`;
+    const { plane, grpcAddress } = await startControlPlane(tmp, port);
     const contenders = {
       'direct (no proxy)': undefined,
       'sidecar, tracing off': { OTEL_SDK_DISABLED: 'true' },

@@ -10,6 +10,9 @@
 //   0. Pick microbenchmark (bench/pick.mjs, ~10 s): writes its own "Pick" section.
 //   0b. HTTP/1.1 through the sidecar with tracing on and off (bench/http-proxy.mjs, ~2 min):
 //      writes its own "Tracing overhead" section.
+//   0c. HTTP/1.1 proxying: the sidecar next to nginx, HAProxy and a naive Node proxy
+//      (bench/http-peers.mjs, ~3.5 min; installs nginx-light, haproxy and wrk with apt-get
+//      when missing): writes its own "HTTP/1.1 proxying" section.
 //   2. Convergence, real processes on 127.0.0.1: the control-plane binary on a manifest
 //      directory, N subscribers in worker processes; delta subscribers measured against a
 //      state-of-the-world baseline with the same N in the same run.
@@ -22,6 +25,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convergenceRun } from './convergence.mjs';
+import { httpPeersSuite } from './http-peers.mjs';
 import { httpProxySuite } from './http-proxy.mjs';
 import { pickSuite } from './pick.mjs';
 import { writeWorld, WORLD } from './world.mjs';
@@ -30,7 +34,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const startedAt = Date.now();
 /** The whole suite gives up after this: a hang must not outlive CI's patience. */
-const SUITE_LIMIT_MS = 12 * 60_000;
+const SUITE_LIMIT_MS = 16 * 60_000;
 const EDITS_PER_RUN = 3;
 /** Long enough to hold at least one of the files source's safety-net polls (every 5 s while watching). */
 const IDLE_MS = 10_000;
@@ -273,6 +277,10 @@ async function main() {
   // Its own section too (`node bench/http-proxy.mjs` runs it alone): tracing on vs off.
   log('0b. HTTP/1.1 through the sidecar: direct, tracing off, tracing on (~2 min)');
   await httpProxySuite({ log });
+
+  // Its own section too (`node bench/http-peers.mjs` runs it alone): the sidecar vs its peers.
+  log('0c. HTTP/1.1 proxying: direct, sidecar, nginx, HAProxy, naive Node proxy (~3.5 min)');
+  await httpPeersSuite({ track, log });
 
   log('1. snapshot build (in-process)');
   const snapshot = await snapshotBuild();
