@@ -80,13 +80,7 @@ export async function startControlPlane(dir, port) {
  * SKEIN_BENCH_CPU_PROF=<dir> profiles it; SKEIN_BENCH_SIDECAR_NODE_ARGS passes node flags.
  */
 export async function startSidecar(grpcAddress, env) {
-  const proc = await spawnProcess(join(root, 'packages/sidecar/dist/bin/sidecar.js'), [
-    '--control-plane', grpcAddress, '--namespace', 'demo', '--pod-name', 'bench', '--pod-ip', '127.0.0.1',
-    '--outbound-port', '0', '--admin-port', '0', '--admin-address', '127.0.0.1', '--service-listener', 'web.demo:80=0', '--log-level', 'info',
-  ], { env: { ...process.env, ...env }, execArgv: [
-    ...(process.env.SKEIN_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SKEIN_BENCH_CPU_PROF}`] : []),
-    ...(process.env.SKEIN_BENCH_SIDECAR_NODE_ARGS ?? '').split(' ').filter(Boolean),
-  ] });
+  const proc = await spawnSidecar(grpcAddress, 'web.demo:80=0', env);
   const port = Object.values(proc.listening.serviceListenerPorts)[0];
   const admin = `http://127.0.0.1:${proc.listening.adminPort}`;
   try {
@@ -96,6 +90,34 @@ export async function startSidecar(grpcAddress, env) {
     throw err;
   }
   return { proc, url: `http://127.0.0.1:${port}/`, admin };
+}
+
+/** The sidecar process (tracked by spawnProcess) with one per-service listener, e.g. 'web.demo:80=0'. */
+function spawnSidecar(grpcAddress, listener, env) {
+  return spawnProcess(join(root, 'packages/sidecar/dist/bin/sidecar.js'), [
+    '--control-plane', grpcAddress, '--namespace', 'demo', '--pod-name', 'bench', '--pod-ip', '127.0.0.1',
+    '--outbound-port', '0', '--admin-port', '0', '--admin-address', '127.0.0.1', '--service-listener', listener, '--log-level', 'info',
+  ], { env: { ...process.env, ...env }, execArgv: [
+    ...(process.env.SKEIN_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SKEIN_BENCH_CPU_PROF}`] : []),
+    ...(process.env.SKEIN_BENCH_SIDECAR_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  ] });
+}
+
+/**
+ * The sidecar with per-service listener `listener` (e.g. 'echo.demo:50051=0'), once its admin
+ * /ready answers 200; nothing is sent through the listener, so the caller probes it in its own
+ * protocol. Resolves with { proc, port, admin }.
+ */
+export async function startListenerSidecar(grpcAddress, listener, env) {
+  const proc = await spawnSidecar(grpcAddress, listener, env);
+  const admin = `http://127.0.0.1:${proc.listening.adminPort}`;
+  try {
+    await eventually(async () => (await fetch(`${admin}/ready`)).ok, 20_000, 50);
+  } catch (err) {
+    await proc.stop('SIGKILL');
+    throw err;
+  }
+  return { proc, port: Object.values(proc.listening.serviceListenerPorts)[0], admin };
 }
 
 /** utime + stime of `pid` (all its threads) in seconds. */

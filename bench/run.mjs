@@ -13,6 +13,9 @@
 //   0c. HTTP/1.1 proxying: the sidecar next to nginx, HAProxy and a naive Node proxy
 //      (bench/http-peers.mjs, ~3.5 min; installs nginx-light, haproxy and wrk with apt-get
 //      when missing): writes its own "HTTP/1.1 proxying" section.
+//   0d. gRPC unary through the sidecar's h2c listener vs direct grpc-js, and library mode
+//      (mesh.dispatcher, mesh.fetch) vs plain undici (bench/grpc-library.mjs, ~3 min): writes
+//      its own "gRPC unary through the sidecar" and "Library mode" sections.
 //   2. Convergence, real processes on 127.0.0.1: the control-plane binary on a manifest
 //      directory, N subscribers in worker processes; delta subscribers measured against a
 //      state-of-the-world baseline with the same N in the same run.
@@ -25,6 +28,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convergenceRun } from './convergence.mjs';
+import { grpcLibrarySuite } from './grpc-library.mjs';
 import { httpPeersSuite } from './http-peers.mjs';
 import { httpProxySuite } from './http-proxy.mjs';
 import { pickSuite } from './pick.mjs';
@@ -34,7 +38,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const startedAt = Date.now();
 /** The whole suite gives up after this: a hang must not outlive CI's patience. */
-const SUITE_LIMIT_MS = 16 * 60_000;
+const SUITE_LIMIT_MS = 19 * 60_000;
 const EDITS_PER_RUN = 3;
 /** Long enough to hold at least one of the files source's safety-net polls (every 5 s while watching). */
 const IDLE_MS = 10_000;
@@ -281,6 +285,10 @@ async function main() {
   // Its own section too (`node bench/http-peers.mjs` runs it alone): the sidecar vs its peers.
   log('0c. HTTP/1.1 proxying: direct, sidecar, nginx, HAProxy, naive Node proxy (~3.5 min)');
   await httpPeersSuite({ track, log });
+
+  // Their own sections too (`node bench/grpc-library.mjs` runs them alone).
+  log('0d. gRPC unary through the sidecar vs direct grpc-js; library mode vs plain undici (~3 min)');
+  await grpcLibrarySuite({ track, log });
 
   log('1. snapshot build (in-process)');
   const snapshot = await snapshotBuild();
