@@ -1,37 +1,13 @@
 // The markdown of bench/grpc-library.mjs: its two BENCHMARKS.md sections, goals and verdicts.
 import os from 'node:os';
-import { median } from './http-kit.mjs';
+import { int, mib, paired, stat, times, us, verdict } from './report-kit.mjs';
 
 export const GRPC_TITLE = 'gRPC unary through the sidecar';
 export const LIBRARY_TITLE = 'Library mode';
 const GOALS = { grpcVsDirect: 0.6, libraryVsUndici: 0.95, libraryAddedP50Us: 10 };
 
-const stat = (rounds, f) => {
-  const xs = rounds.map(f).filter(Number.isFinite);
-  return xs.length ? { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) } : { median: NaN, min: NaN, max: NaN };
-};
-const us = (v) => (!Number.isFinite(v) ? '—' : Math.abs(v) < 1000 ? `${Math.round(v)} µs` : `${(v / 1000).toFixed(2)} ms`);
-const int = (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '—');
-const times = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—');
-const mib = (v) => (Number.isFinite(v) ? `${(v / 2 ** 20).toFixed(1)} MiB` : '—');
 const range = (s, f) => `${f(s.min)} – ${f(s.max)}`;
 const table = (head, rows, left = [0]) => [head, head.map((_, i) => (left.includes(i) ? '---' : '---:')), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
-
-/** Per-round values of `f(contender round, reference round)` for rounds both completed. */
-function paired(a, b, f) {
-  return a.rounds.flatMap((r) => {
-    const other = b?.rounds.find((x) => x.round === r.round);
-    return other ? [f(r, other)] : [];
-  });
-}
-
-/** "met" / "not met" when every round agrees; else says the rounds fall on both sides. */
-function verdict(value, rounds, ok) {
-  if (!Number.isFinite(value) || rounds.length === 0) return 'not measured';
-  if (rounds.every(ok)) return '**met**';
-  if (!rounds.some(ok)) return '**not met**';
-  return `${ok(value) ? 'met' : 'not met'} at the median; rounds on both sides`;
-}
 
 function ratioGoal(label, c, ref, goal) {
   if (!c?.rounds.length || !ref?.rounds.length) return [label, '—', '—', 'not measured'];

@@ -20,9 +20,10 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  AUTOCANNON, autocannon, ensureCommand, eventually, firstLine, freePort, median, processTree, startBackends, startControlPlane,
+  AUTOCANNON, autocannon, ensureCommand, eventually, firstLine, freePort, processTree, startBackends, startControlPlane,
   startProcess, startSidecar, treeCpuSeconds, treePeakRssBytes, wrk,
 } from './http-kit.mjs';
+import { int, mib, paired, stat, times, us, verdict } from './report-kit.mjs';
 import { replaceSection } from './sections.mjs';
 
 const TITLE = 'HTTP/1.1 proxying';
@@ -229,33 +230,7 @@ export async function runHttpPeers({ track = () => {}, log = () => {}, ...option
 
 // --- the report ----------------------------------------------------------------------------
 
-const stat = (rounds, f) => {
-  const xs = rounds.map(f).filter(Number.isFinite);
-  return xs.length ? { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) } : { median: NaN, min: NaN, max: NaN };
-};
-const us = (v) => (!Number.isFinite(v) ? '—' : Math.abs(v) < 1000 ? `${Math.round(v)} µs` : `${(v / 1000).toFixed(2)} ms`);
-const int = (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '—');
-const times = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—');
 const cores = (v) => (Number.isFinite(v) ? v.toFixed(2) : '—');
-const mib = (v) => (Number.isFinite(v) ? `${(v / 2 ** 20).toFixed(1)} MiB` : '—');
-
-/** Per-round values of `f(contender round, reference round)` for rounds both completed. */
-function paired(a, b, f) {
-  return a.rounds.flatMap((r) => {
-    const other = b?.rounds.find((x) => x.round === r.round);
-    return other ? [f(r, other)] : [];
-  });
-}
-
-/** "met" / "not met" when every round agrees; else says the rounds fall on both sides. */
-function verdict(value, rounds, ok) {
-  if (!Number.isFinite(value) || rounds.length === 0) return 'not measured';
-  const all = rounds.every(ok);
-  const none = !rounds.some(ok);
-  if (all) return '**met**';
-  if (none) return '**not met**';
-  return `${ok(value) ? 'met' : 'not met'} at the median; rounds on both sides`;
-}
 
 export function renderHttpPeers(report) {
   const { options: o, contenders, versions, loader } = report;
