@@ -2,6 +2,7 @@
 // there once the mesh sends it to an endpoint's address instead; headers set per attempt.
 import type { Dispatcher } from 'undici';
 import { ERR_BAD_TARGET, MeshError } from './mesh-error.js';
+import { setHeaders } from '../proxy/hop-headers.js';
 
 export interface RequestOrigin {
   readonly protocol: 'http:' | 'https:';
@@ -103,14 +104,13 @@ export function headerValue(headers: Headers, name: string): string | undefined 
 export function withHeaders(headers: Headers, set: Readonly<Record<string, string>>): Headers {
   const names = Object.keys(set);
   if (names.length === 0) return headers;
-  const replaced = new Set(names.map((name) => name.toLowerCase()));
   if (Array.isArray(headers)) {
-    const flat = headers as string[];
-    const out: string[] = [];
-    for (let i = 0; i < flat.length; i += 2) if (!replaced.has(String(flat[i]).toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
-    for (const name of names) out.push(name, set[name]!);
+    // A copy: the app's own array stays as it was.
+    const out = (headers as string[]).slice();
+    setHeaders(out, set);
     return out;
   }
+  const replaced = new Set(names.map((name) => name.toLowerCase()));
   const out: Record<string, unknown> = {};
   const record = (headers ?? {}) as Record<string, unknown>;
   for (const key in record) if (!replaced.has(key.toLowerCase())) out[key] = record[key];

@@ -86,3 +86,15 @@ export function forwardH2Headers(headers: IncomingHttpHeaders): OutgoingHttpHead
   if (Array.isArray(sensitive) && sensitive.length > 0) (out as Record<symbol, unknown>)[sensitiveHeaders] = sensitive;
   return out;
 }
+
+/** Replaces (case-insensitively) or appends `set` in a flat raw header list. */
+export function setHeaders(raw: string[], set: Readonly<Record<string, string>>): void {
+  for (const name in set) {
+    const lower = name.toLowerCase();
+    for (let i = raw.length - 2; i >= 0; i -= 2) {
+      if (raw[i]!.toLowerCase() === lower) raw.splice(i, 2);
+    }
+    raw.push(name, set[name]!);
+  }
+}
+

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { RequestCounter, Target } from '../dataplane.js';
 import type { TargetCounters } from './cluster-stats.js';
 import { requestCounterFor, serviceLabel } from './destination.js';
-import { forwardHeaders, KEEP_TRANSFER_ENCODING } from './hop-headers.js';
+import { forwardHeaders, KEEP_TRANSFER_ENCODING, setHeaders } from './hop-headers.js';
 import { causeOf, connectFailed, overflow, upstreamFailed, upstreamTimeout } from './proxy-errors.js';
 import { isIdempotent, isRetryableStatus } from './retry-policy.js';
 import { RetryTargets } from './retry-targets.js';
@@ -335,15 +335,3 @@ class Exchange {
     if (destination.type === 'service') this.forwarder.options.dataplane?.report(destination.service, this.target, outcome);
   }
 }
-
-/** Replaces (case-insensitively) or appends `set` in a flat raw header list. */
-function setHeaders(raw: string[], set: Readonly<Record<string, string>>): void {
-  for (const name in set) {
-    const lower = name.toLowerCase();
-    for (let i = raw.length - 2; i >= 0; i -= 2) {
-      if (raw[i]!.toLowerCase() === lower) raw.splice(i, 2);
-    }
-    raw.push(name, set[name]!);
-  }
-}
-
