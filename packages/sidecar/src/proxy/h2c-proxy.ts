@@ -163,7 +163,7 @@ export class ServiceListener {
     http1.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const path = originPath(req);
       if (path === undefined) writeErrorResponse(req, res, badRequest(`cannot parse request target "${req.url ?? ''}"`));
-      else this.route((destination) => this.forwarder.forward(req, res, { destination, what: this.what, host: options.host, port: options.port, path }), (error) => writeErrorResponse(req, res, error));
+      else this.route((destination) => this.forwarder.forward(req, res, { destination, what: this.what, host: options.host, port: options.port, path }), (error) => this.forwarder.refuse(req, res, { host: options.host, port: options.port, path }, error));
     });
     http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       const path = originPath(req);

@@ -116,6 +116,19 @@ export class HttpForwarder {
     new Exchange(this, req, res, forward, hash, clientIp, cookie?.setCookie, record).attempt(first);
   }
 
+  /**
+   * Answers a request the mesh refuses (unknown Service, no such port, registry-only) with
+   * `error`, and records it like any other request: refusals are traffic users must see.
+   * `host`, `port` and `path` are where the client sent it.
+   */
+  refuse(req: IncomingMessage, res: ServerResponse, target: { readonly host: string; readonly port: number; readonly path: string }, error: DestinationError): void {
+    writeErrorResponse(req, res, error);
+    this.options.telemetry?.start({
+      direction: this.options.direction ?? 'outbound', method: req.method ?? 'GET', host: target.host, port: target.port, path: target.path,
+      protocolVersion: req.httpVersion, service: undefined,
+    }, req.headers)?.end(error.status, error.code);
+  }
+
   /** The retry budget of the service `label` (see `serviceLabel`). */
   budget(label: string): RetryBudget {
     return this.budgets.budget(label);

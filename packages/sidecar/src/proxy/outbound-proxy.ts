@@ -66,13 +66,11 @@ export class OutboundProxy {
   private readonly listener: ProxyListener;
   private readonly tunnels: TunnelContext;
   private host = '';
-  private readonly telemetry: RequestTelemetry | undefined;
 
   constructor(options: OutboundProxyOptions) {
     this.dataplane = options.dataplane;
     this.logger = options.logger ?? noopLogger;
     this.knownWaitMs = options.knownWaitMs ?? 2000;
-    this.telemetry = options.telemetry;
     const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     const maxConnectRetries = options.maxConnectRetries ?? 2;
     const shared = { dataplane: this.dataplane, stats: this.counters, logger: this.logger, connectTimeoutMs, maxConnectRetries, podIp: options.podIp || undefined, retryBudgets: new RetryBudgets(), telemetry: options.telemetry };
@@ -125,19 +123,11 @@ export class OutboundProxy {
       return;
     }
     this.resolve(route, (destination) => {
-      if (destination.type === 'reject') this.refuse(req, res, route, destination.error);
+      if (destination.type === 'reject') this.forwarder.refuse(req, res, route, destination.error);
       else this.forwarder.forward(req, res, forwardOf(destination, route));
     });
   }
 
-  /** Answers a request the mesh refuses (unknown Service, no such port, registry-only), recorded as one. */
-  private refuse(req: IncomingMessage, res: ServerResponse, route: RequestRoute, error: DestinationError): void {
-    writeErrorResponse(req, res, error);
-    this.telemetry?.start({
-      direction: 'outbound', method: req.method ?? 'GET', host: route.host, port: route.port, path: route.path,
-      protocolVersion: req.httpVersion, service: undefined,
-    }, req.headers)?.end(error.status, error.code);
-  }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const route = this.route(req);
