@@ -15,10 +15,9 @@ import type { Logger } from '../logger.js';
 import { InboundProxy } from '../proxy/inbound-proxy.js';
 import { OutboundProxy } from '../proxy/outbound-proxy.js';
 import { ServiceListener } from '../proxy/h2c-proxy.js';
-import { registerConnectionMetrics, registerTracingMetrics } from '../telemetry/process-metrics.js';
 import { RequestMetrics } from '../telemetry/request-metrics.js';
 import { RequestTelemetry } from '../telemetry/request-telemetry.js';
-import { registerDiscoveryMetrics } from '../telemetry/sidecar-metrics.js';
+import { registerConnectionMetrics, registerDiscoveryMetrics, registerTracingMetrics } from '../telemetry/sidecar-metrics.js';
 import { setUpTracing } from '../telemetry/tracing-setup.js';
 import type { SidecarConfig } from './sidecar-config.js';
 

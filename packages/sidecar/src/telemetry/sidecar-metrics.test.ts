@@ -5,7 +5,7 @@ import { createDataplane } from '../dataplane-core.js';
 import type { Target } from '../dataplane.js';
 import { DiscoveryStats } from '../discovery/discovery-stats.js';
 import { StaticConfig } from '../mesh-config.test-helper.js';
-import { registerDiscoveryMetrics, type DiscoveryMetricSources, type ServiceHealthStats } from './sidecar-metrics.js';
+import { registerConnectionMetrics, registerDiscoveryMetrics, registerTracingMetrics, type DiscoveryMetricSources, type ServiceHealthStats } from './sidecar-metrics.js';
 
 interface Sample {
   name: string;
@@ -133,5 +133,36 @@ describe('registerDiscoveryMetrics: passive health', () => {
     // api has detection on by default and no endpoints: a zero series.
     expect((await scrape(registry, 'skein_sidecar_outlier_ejections_total')).map((s) => s.labels)).toContainEqual({ service: 'api', namespace: 'demo' });
     dataplane.close();
+  });
+});
+
+describe('registerTracingMetrics', () => {
+  it('exposes the span queue totals as counters and its length as a gauge', async () => {
+    const registry = new Registry();
+    const stats = { queued: 3, exported: 10, dropped: 0, failed: 2 };
+    registerTracingMetrics(registry, () => stats);
+    let text = await registry.metrics();
+    expect(text).toContain('skein_sidecar_trace_spans_exported_total 10');
+    expect(text).toContain('skein_sidecar_trace_spans_failed_total 2');
+    expect(text).toContain('skein_sidecar_trace_spans_dropped_total 0');
+    expect(text).toContain('skein_sidecar_trace_spans_queued 3');
+    Object.assign(stats, { exported: 15, dropped: 7, queued: 0 });
+    text = await registry.metrics();
+    expect(text).toContain('skein_sidecar_trace_spans_exported_total 15');
+    expect(text).toContain('skein_sidecar_trace_spans_dropped_total 7');
+    expect(text).toContain('skein_sidecar_trace_spans_queued 0');
+  });
+});
+
+describe('registerConnectionMetrics', () => {
+  it('counts open connections per listener', async () => {
+    const registry = new Registry();
+    let outbound = 2;
+    registerConnectionMetrics(registry, { outbound: () => outbound, inbound: () => 1 });
+    expect(await registry.metrics()).toContain('skein_sidecar_active_connections{listener="outbound"} 2');
+    outbound = 0;
+    const text = await registry.metrics();
+    expect(text).toContain('skein_sidecar_active_connections{listener="outbound"} 0');
+    expect(text).toContain('skein_sidecar_active_connections{listener="inbound"} 1');
   });
 });

@@ -1,11 +1,12 @@
-// Discovery and passive-health metrics of the sidecar process (admin /metrics). Every value
-// is read at scrape time by a collect() callback from the discovery client, the applied config
+// Metrics of the sidecar process besides its requests (admin /metrics): discovery, passive
+// health, the span queue and the connections per listener. Every value
 // and the data plane: nothing here runs on the request path. Prometheus conventions: base
 // units, `_total` counters, an info-style gauge for versions. The `type` label is the resource
 // type URL ("skein.v1.Service"), as on the control plane's metrics.
 import { RESOURCE_TYPES, type ResourceType } from '@skein/protocol';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { DiscoveryStatsSnapshot } from '../discovery/discovery-stats.js';
+import type { SpanQueueStats } from './span-queue.js';
 
 /** Passive health of one Service, keyed "<namespace>/<name>". */
 export interface ServiceHealthStats {
@@ -122,6 +123,43 @@ export function registerDiscoveryMetrics(registry: Registry, sources: DiscoveryM
     collect() {
       this.reset();
       for (const h of sources.health()) this.set(labelsOf(h.service), h.ejectedNow);
+    },
+  });
+}
+
+// The span queue — exporter trouble shows here as failed or dropped spans, never as slow
+// requests — and the connections each listener holds.
+
+/** Counters that follow the span queue's running totals (they only grow). */
+export function registerTracingMetrics(registry: Registry, stats: () => SpanQueueStats | undefined): void {
+  const totals = (name: keyof SpanQueueStats, help: string): void => {
+    let seen = 0;
+    new Counter({
+      name: `skein_sidecar_trace_spans_${name}_total`, help, registers: [registry],
+      collect() {
+        const now = stats()?.[name] ?? seen;
+        if (now > seen) this.inc(now - seen);
+        seen = now;
+      },
+    });
+  };
+  totals('exported', 'Spans accepted by the trace exporter');
+  totals('failed', 'Spans in exports that failed or timed out');
+  totals('dropped', 'Spans dropped before export: the queue was full (exporter slow or down) or shut down');
+  new Gauge({
+    name: 'skein_sidecar_trace_spans_queued', help: 'Spans waiting for export', registers: [registry],
+    collect() {
+      this.set(stats()?.queued ?? 0);
+    },
+  });
+}
+
+/** `skein_sidecar_active_connections{listener}` from each listener's count of open connections. */
+export function registerConnectionMetrics(registry: Registry, listeners: Readonly<Record<string, () => number>>): void {
+  new Gauge({
+    name: 'skein_sidecar_active_connections', help: 'Client connections open on each listener', labelNames: ['listener'] as const, registers: [registry],
+    collect() {
+      for (const [listener, count] of Object.entries(listeners)) this.set({ listener }, count());
     },
   });
 }
