@@ -1,6 +1,6 @@
 // Metrics of the sidecar process besides its requests (admin /metrics): discovery, passive
-// health, the span queue and the connections per listener. Every value
-// and the data plane: nothing here runs on the request path. Prometheus conventions: base
+// health, the span queue and the connections per listener. Every value is read at scrape time
+// by a collect() callback: nothing here runs on the request path. Prometheus conventions: base
 // units, `_total` counters, an info-style gauge for versions. The `type` label is the resource
 // type URL ("skein.v1.Service"), as on the control plane's metrics.
 import { RESOURCE_TYPES, type ResourceType } from '@skein/protocol';
