@@ -1,17 +1,27 @@
 // RequestRecord: span parentage, attributes and retries as attempts; metrics by service, zone
-// and code — against the SDK's in-memory exporter and a prom-client registry.
+// and code — against the SDK's in-memory exporter and a prom-client registry. Spans are checked
+// from both tracers: the SDK's (library mode: the app's) and the sidecar's LightTracer.
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Target } from '../dataplane.js';
+import { LightTracer } from './light-tracer.js';
 import { RequestMetrics } from './request-metrics.js';
 import { RequestTelemetry, type RequestFacts } from './request-telemetry.js';
 
 const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-const tracing = { tracer: provider.getTracer('test'), propagator: new W3CTraceContextPropagator() };
+const processor = new SimpleSpanProcessor(exporter);
+const propagator = new W3CTraceContextPropagator();
+const tracers = {
+  'the SDK tracer': new BasicTracerProvider({ spanProcessors: [processor] }).getTracer('test'),
+  'the LightTracer': new LightTracer({
+    resource: resourceFromAttributes({}), scope: { name: 'test' }, sampler: new AlwaysOnSampler(), processor,
+    limits: { attributeCountLimit: 128, attributeValueLengthLimit: Infinity },
+  }),
+};
 
 const facts: RequestFacts = { direction: 'outbound', method: 'GET', host: 'web.demo', port: 80, path: '/cart?id=1', protocolVersion: '1.1', service: 'demo/web', rule: 'all ready' };
 const a: Target = { address: '10.0.0.1', port: 8080, key: '10.0.0.1:8080', zone: 'zone-a', tier: 'zone' };
@@ -24,7 +34,8 @@ const parse = (traceparent: string | undefined): { traceId: string; spanId: stri
   return { traceId, spanId };
 };
 
-describe('RequestTelemetry', () => {
+describe.each(Object.entries(tracers))('RequestTelemetry with %s', (_name, tracer) => {
+  const tracing = { tracer, propagator };
   beforeEach(() => exporter.reset());
 
   it('keeps an incoming trace id, makes a CLIENT span with HTTP and skein attributes, and hands its context to the endpoint', () => {
