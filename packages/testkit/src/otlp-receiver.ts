@@ -12,6 +12,8 @@ import { decodeJsonRequest, decodeProtobufRequest, type DecodedSpan, type Decode
 import { otlpTraceSchema, TRACE_EXPORT_PATH } from './otlp-receiver-schema.js';
 
 export type { DecodedSpan, OtlpAttributes, OtlpSpanKind, OtlpStatusCode, OtlpValue } from './otlp-receiver-decode.js';
+// The schema, for tests that compare encoders field by field (flags and dropped counts included).
+export { otlpTraceSchema } from './otlp-receiver-schema.js';
 
 /** How an export reached the receiver; the names are OTEL_EXPORTER_OTLP_PROTOCOL's values. */
 export type OtlpTransport = 'http/protobuf' | 'http/json' | 'grpc';

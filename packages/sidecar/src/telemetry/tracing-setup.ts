@@ -10,13 +10,12 @@
 // exporters' diag messages go nowhere, so they cannot spam; what an operator needs (exports
 // failing or recovering, the queue dropping) comes through `options.logger` and stats().
 import type { TextMapPropagator, Tracer } from '@opentelemetry/api';
-import type { Sampler, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import type { Sampler } from '@opentelemetry/sdk-trace-base';
 import { AGENT_VERSION } from '../identity.js';
 import type { Logger } from '../logger.js';
 import type { SpanQueueStats } from './span-queue.js';
 import {
-  readTracingEnv, type Env, type ExporterSettings, type OtlpProtocol, type PropagatorName, type SamplerSettings, type Warn,
+  readTracingEnv, type Env, type OtlpProtocol, type PropagatorName, type SamplerSettings, type Warn,
 } from './tracing-setup-env.js';
 
 export type { OtlpProtocol } from './tracing-setup-env.js';
@@ -72,14 +71,13 @@ export async function setUpTracing(options: TracingOptions = {}): Promise<Tracin
   const settings = readTracingEnv(options.env ?? process.env, warn);
   if (settings.type === 'disabled') return undefined;
 
-  const [sdk, core, { defaultResource, resourceFromAttributes }, { SpanQueue }, { LightTracer }, propagator, exporter] = await Promise.all([
+  const [sdk, core, { defaultResource, resourceFromAttributes }, { SpanQueue }, { LightTracer }, propagator] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/core'),
     import('@opentelemetry/resources'),
     import('./span-queue.js'),
     import('./light-tracer.js'),
     createPropagator(settings.propagators),
-    createExporter(settings.exporter, warn),
   ]);
   const codeAttributes: Record<string, string> = { 'service.name': DEFAULT_SERVICE_NAME };
   for (const [key, value] of Object.entries(options.attributes ?? {})) if (value) codeAttributes[key] = value;
@@ -87,11 +85,13 @@ export async function setUpTracing(options: TracingOptions = {}): Promise<Tracin
   // Merge order, lowest first: SDK defaults (telemetry.sdk.*), code, environment.
   const resource = defaultResource().merge(resourceFromAttributes(codeAttributes)).merge(resourceFromAttributes(settings.resource));
 
+  const scope = { name: 'skein-sidecar', version: AGENT_VERSION };
+  const exporter = await (await import('./otlp-exporter.js')).createExporter(settings.exporter, warn);
   const queue = new SpanQueue(exporter, { ...settings.queue, logger });
   // Our LightTracer, not the SDK's provider: the SDK's span costs the proxy ~6 µs per request
   // (see light-tracer.ts). The SDK's samplers, resource and exporters are used as they are.
   const tracer = new LightTracer({
-    resource, scope: { name: 'skein-sidecar', version: AGENT_VERSION }, sampler: createSampler(sdk, settings.sampler),
+    resource, scope, sampler: createSampler(sdk, settings.sampler),
     limits: settings.spanLimits, processor: queue, isSuppressed: core.isTracingSuppressed,
   });
   const otlp = settings.exporter.type === 'otlp' ? settings.exporter : undefined;
@@ -128,44 +128,4 @@ async function createPropagator(names: readonly PropagatorName[]): Promise<TextM
     }
   });
   return new core.CompositePropagator({ propagators });
-}
-
-type Compression = NonNullable<NonNullable<ConstructorParameters<typeof ProtoExporter>[0]>['compression']>;
-
-/** Imports and builds only the exporter the settings name: each OTLP transport pulls its own stack. */
-async function createExporter(settings: ExporterSettings, warn: Warn): Promise<SpanExporter> {
-  if (settings.type === 'console') {
-    const { ConsoleSpanExporter } = await import('@opentelemetry/sdk-trace-base');
-    return new ConsoleSpanExporter();
-  }
-  const { url, headers, timeoutMillis } = settings;
-  const compression = settings.compression as Compression;
-  switch (settings.protocol) {
-    case 'http/protobuf': {
-      const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
-      return new OTLPTraceExporter({ url, headers, timeoutMillis, compression });
-    }
-    case 'http/json': {
-      const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-      return new OTLPTraceExporter({ url, headers, timeoutMillis, compression });
-    }
-    case 'grpc': {
-      const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-grpc');
-      const metadata = Object.keys(headers).length > 0 ? await grpcMetadata(headers, warn) : undefined;
-      return new OTLPTraceExporter({ url, timeoutMillis, compression, ...(metadata && { metadata }) });
-    }
-  }
-}
-
-async function grpcMetadata(headers: Record<string, string>, warn: Warn): Promise<import('@grpc/grpc-js').Metadata> {
-  const { Metadata } = await import('@grpc/grpc-js');
-  const metadata = new Metadata();
-  for (const [key, value] of Object.entries(headers)) {
-    try {
-      metadata.set(key, value);
-    } catch (err) {
-      warn({ header: key, error: (err as Error).message }, 'tracing: OTLP header is not valid gRPC metadata; leaving it out');
-    }
-  }
-  return metadata;
 }

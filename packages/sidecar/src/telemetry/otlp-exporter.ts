@@ -1,0 +1,83 @@
+// Builds the one span exporter OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_* name, importing
+// only that exporter: each OTLP transport pulls its own stack (protobuf, gRPC), and a sidecar
+// should carry in memory only the one it uses.
+//
+// The binary transports (http/protobuf, gRPC) are OpenTelemetry's own export delegates — HTTP
+// or gRPC transport, headers, compression, timeouts, retries with backoff, partial-success
+// responses — the very parts its OTLPTraceExporter classes are made of, with one part swapped:
+// our OtlpSpanEncoder instead of its protobuf serializer (otlp-span-encoder.ts says why).
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { IExportTraceServiceResponse } from '@opentelemetry/otlp-transformer';
+import type { ExporterSettings, Warn } from './tracing-setup-env.js';
+
+type Compression = NonNullable<NonNullable<ConstructorParameters<typeof JsonExporter>[0]>['compression']>;
+type Serializer = {
+  serializeRequest(spans: ReadableSpan[]): Uint8Array;
+  deserializeResponse(data: Uint8Array): IExportTraceServiceResponse;
+};
+
+/** The component types OpenTelemetry's own exporters report for themselves. */
+const HTTP_COMPONENT = 'otlp_http_span_exporter';
+const GRPC_COMPONENT = 'otlp_grpc_span_exporter';
+
+/** Imports and builds only the exporter the settings name: each OTLP transport pulls its own stack. */
+export async function createExporter(settings: ExporterSettings, warn: Warn): Promise<SpanExporter> {
+  if (settings.type === 'console') {
+    const { ConsoleSpanExporter } = await import('@opentelemetry/sdk-trace-base');
+    return new ConsoleSpanExporter();
+  }
+  const { url, headers, timeoutMillis } = settings;
+  const compression = settings.compression as Compression;
+  switch (settings.protocol) {
+    case 'http/protobuf': {
+      const [{ OTLPExporterBase }, http, { TraceExporterMetricsHelper }, serializer] = await Promise.all([
+        import('@opentelemetry/otlp-exporter-base'), import('@opentelemetry/otlp-exporter-base/node-http'),
+        import('@opentelemetry/otlp-transformer'), protobufSerializer(),
+      ]);
+      const options = http.convertLegacyHttpOptions({ url, headers, timeoutMillis, compression }, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' });
+      return new OTLPExporterBase(http.createOtlpHttpExportDelegate(options, serializer, HTTP_COMPONENT, TraceExporterMetricsHelper, undefined));
+    }
+    case 'http/json': {
+      const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+      return new OTLPTraceExporter({ url, headers, timeoutMillis, compression });
+    }
+    case 'grpc': {
+      const [{ OTLPExporterBase }, grpc, { TraceExporterMetricsHelper }, serializer] = await Promise.all([
+        import('@opentelemetry/otlp-exporter-base'), import('@opentelemetry/otlp-grpc-exporter-base'),
+        import('@opentelemetry/otlp-transformer'), protobufSerializer(),
+      ]);
+      const metadata = Object.keys(headers).length > 0 ? await grpcMetadata(headers, warn) : undefined;
+      const options = grpc.convertLegacyOtlpGrpcOptions({ url, timeoutMillis, compression, ...(metadata && { metadata }) }, 'TRACES');
+      return new OTLPExporterBase(grpc.createOtlpGrpcExportDelegate(
+        options, serializer, GRPC_COMPONENT, TraceExporterMetricsHelper, undefined,
+        'TraceExportService', '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+      ));
+    }
+  }
+}
+
+async function grpcMetadata(headers: Record<string, string>, warn: Warn): Promise<import('@grpc/grpc-js').Metadata> {
+  const { Metadata } = await import('@grpc/grpc-js');
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(headers)) {
+    try {
+      metadata.set(key, value);
+    } catch (err) {
+      warn({ header: key, error: (err as Error).message }, 'tracing: OTLP header is not valid gRPC metadata; leaving it out');
+    }
+  }
+  return metadata;
+}
+
+/** Our encoder for requests; OpenTelemetry's decoder for the collector's (rare, small) answers. */
+async function protobufSerializer(): Promise<Serializer> {
+  const [{ OtlpSpanEncoder }, { ProtobufTraceSerializer }] = await Promise.all([
+    import('./otlp-span-encoder.js'), import('@opentelemetry/otlp-transformer'),
+  ]);
+  const encoder = new OtlpSpanEncoder();
+  return {
+    serializeRequest: (spans) => encoder.encode(spans),
+    deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
+  };
+}
