@@ -20,11 +20,14 @@ const WIRE_FIXED32 = 5;
 const HAS_IS_REMOTE = 0x100;
 const IS_REMOTE = 0x200;
 const TWO_32 = 4294967296;
+const MAX_CACHED_KEYS = 256;
+const MAX_VALUES_PER_KEY = 64;
 
 export class OtlpSpanEncoder {
   private buf = Buffer.allocUnsafe(64 * 1024);
   private pos = 0;
   private readonly keys = new Map<string, Buffer>();
+  private readonly pairs = new Map<string, Map<string | number | boolean, Buffer>>();
   private readonly resources = new WeakMap<Resource, Buffer>();
   private readonly scopes = new WeakMap<InstrumentationScope, Buffer>();
 
@@ -108,13 +111,42 @@ export class OtlpSpanEncoder {
     for (const key in attributes) {
       const value = attributes[key];
       if (value === undefined || value === null) continue;
+      const cached = typeof value === 'object' ? undefined : this.cachedKeyValue(key, value);
+      if (cached !== undefined) {
+        this.raw(field, cached);
+        continue;
+      }
       const start = this.begin(field, 1);
-      this.raw(-1, this.keyBytes(key));
-      const anyValue = this.begin(2, 1);
-      this.value(value);
-      this.end(anyValue, 1);
+      this.keyValue(key, value);
       this.end(start, 1);
     }
+  }
+
+  /** A KeyValue's inside. */
+  private keyValue(key: string, value: AttributeValue): void {
+    this.raw(-1, this.keyBytes(key));
+    const anyValue = this.begin(2, 1);
+    this.value(value);
+    this.end(anyValue, 1);
+  }
+
+  /**
+   * The encoded KeyValue of a scalar attribute, kept: most of the proxy's attributes repeat
+   * from request to request (method, service, namespace, zone, endpoint, status). Bounded per
+   * key, so a key with ever-new values (a URL) stops being kept and is encoded each time.
+   */
+  private cachedKeyValue(key: string, value: string | number | boolean): Buffer | undefined {
+    let byValue = this.pairs.get(key);
+    if (byValue === undefined) {
+      if (this.pairs.size >= MAX_CACHED_KEYS) return undefined;
+      this.pairs.set(key, byValue = new Map());
+    }
+    let bytes = byValue.get(value);
+    if (bytes === undefined && byValue.size < MAX_VALUES_PER_KEY) {
+      bytes = this.standalone(() => this.keyValue(key, value));
+      byValue.set(value, bytes);
+    }
+    return bytes;
   }
 
   /** The inside of an AnyValue. */
@@ -213,9 +245,14 @@ export class OtlpSpanEncoder {
       this.tag(field, WIRE_LEN);
       this.varint(bytes.length);
     }
-    this.ensure(bytes.length);
-    this.buf.set(bytes, this.pos); // TypedArray#set: cheaper than Buffer#copy for a few bytes
-    this.pos += bytes.length;
+    const length = bytes.length;
+    this.ensure(length);
+    const buf = this.buf;
+    const pos = this.pos;
+    // A short copy in a loop beats a call into the runtime (TypedArray#set, Buffer#copy).
+    if (length <= 64) for (let i = 0; i < length; i++) buf[pos + i] = bytes[i]!;
+    else buf.set(bytes, pos);
+    this.pos = pos + length;
   }
 
   private string(field: number, value: string): void {
