@@ -262,6 +262,7 @@ describe('skein-sidecar command line', () => {
     ]));
     expect(envOf).toEqual({
       'control-plane': 'SKEIN_CONTROL_PLANE', 'snapshot-url': 'SKEIN_SNAPSHOT_URL',
+      'token-file': 'SKEIN_TOKEN_FILE', token: 'SKEIN_TOKEN',
       namespace: 'POD_NAMESPACE', 'pod-name': 'POD_NAME', 'pod-ip': 'POD_IP', 'node-name': 'NODE_NAME',
       zone: 'SKEIN_ZONE', region: 'SKEIN_REGION',
       'outbound-address': 'SKEIN_OUTBOUND_ADDRESS', 'outbound-port': 'SKEIN_OUTBOUND_PORT',

@@ -16,7 +16,7 @@ export interface ControlPlaneProcess extends SpawnedProcess {
 
 export async function startControlPlaneProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ControlPlaneProcess> {
   const proc = await spawnProcess(controlPlaneBin, [
-    '--listen-address', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', ...args,
+    '--listen-address', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--webhook-port', '0', ...args,
   ], { env: { SKEIN_LOG_LEVEL: 'debug', ...env } });
   return {
     ...proc,

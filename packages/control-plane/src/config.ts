@@ -6,6 +6,10 @@ import { LOG_LEVELS, type LogLevel } from './log.js';
 
 export type SourceConfig = { type: 'files'; dir: string } | { type: 'kubernetes'; kubeconfig?: string };
 
+/** How discovery streams prove who they are (docs/control-plane.md, "Identity and authentication"). */
+export type AuthConfig = { type: 'none' } | { type: 'token-file'; path: string } | { type: 'kubernetes'; audience: string };
+type AuthMode = { type: 'none' } | { type: 'token-file'; path: string } | { type: 'kubernetes' };
+
 export interface ControlPlaneConfig {
   source: SourceConfig;
   listenAddress: string;
@@ -18,6 +22,26 @@ export interface ControlPlaneConfig {
   id: string;
   logLevel: LogLevel;
   shutdownGraceMs: number;
+  auth: AuthConfig;
+  webhook: WebhookConfig;
+}
+
+/** The sidecar injection webhook (docs/injection.md). */
+export interface WebhookConfig {
+  port: number;
+  /** tls.crt + tls.key, re-read on change; without it the certificate is generated (kubernetes) or there is no webhook (files). */
+  certDir?: string;
+  sidecarImage: string;
+  /** auto: native when the API server is 1.29 or newer (files mode: native). */
+  nativeSidecars: 'auto' | 'true' | 'false';
+  /** host:port of the discovery stream, as injected sidecars reach it. */
+  injectedControlPlane: string;
+  /** MutatingWebhookConfiguration whose caBundle a generated certificate goes to. */
+  configName: string;
+  /** DNS name of the webhook Service, the generated certificate's subject. */
+  service: string;
+  /** The control plane's own namespace (POD_NAMESPACE): the Lease and Secret live here; its pods are never injected. */
+  namespace: string;
 }
 
 function port(value: string): number {
@@ -41,10 +65,22 @@ export function parseDurationMs(value: string): number {
   return Math.round(unit === 'ms' ? n : unit === 's' ? n * 1000 : n * 60_000);
 }
 
+function hostPort(value: string): string {
+  const match = /^(.+):(\d+)$/.exec(value);
+  if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) throw new InvalidArgumentError('must be host:port');
+  return value;
+}
+
 function source(value: string): SourceConfig {
   if (value === 'kubernetes') return { type: 'kubernetes' };
   if (value.startsWith('files:') && value.length > 'files:'.length) return { type: 'files', dir: value.slice('files:'.length) };
   throw new InvalidArgumentError('must be "kubernetes" or "files:<dir>"');
+}
+
+function authMode(value: string): AuthMode {
+  if (value === 'none' || value === 'kubernetes') return { type: value };
+  if (value.startsWith('token-file:') && value.length > 'token-file:'.length) return { type: 'token-file', path: value.slice('token-file:'.length) };
+  throw new InvalidArgumentError('must be "kubernetes", "none" or "token-file:<path>"');
 }
 
 export function buildCommand(): Command {
@@ -62,6 +98,15 @@ export function buildCommand(): Command {
     .addOption(new Option('--id <id>', 'this replica\'s name, reported to subscribers').env('SKEIN_ID').default(process.env.POD_NAME ?? hostname()))
     .addOption(new Option('--log-level <level>', 'log verbosity').env('SKEIN_LOG_LEVEL').default('info').choices(LOG_LEVELS))
     .addOption(new Option('--shutdown-grace <duration>', 'time streams get to finish on SIGTERM').env('SKEIN_SHUTDOWN_GRACE').default(5000).argParser(parseDurationMs))
+    .addOption(new Option('--auth <mode>', 'how sidecars prove their identity: "kubernetes" (TokenReview of the pod\'s projected token), "none" or "token-file:<path>" (one shared token) (default: kubernetes with --source kubernetes, else none)').env('SKEIN_AUTH').argParser(authMode))
+    .addOption(new Option('--token-audience <audience>', 'audience sidecar tokens must be issued for (--auth kubernetes)').env('SKEIN_TOKEN_AUDIENCE').default('skein'))
+    .addOption(new Option('--webhook-port <port>', 'sidecar injection webhook (HTTPS, POST /inject); 0 picks one').env('SKEIN_WEBHOOK_PORT').default(15017).argParser(port))
+    .addOption(new Option('--webhook-cert-dir <dir>', 'webhook certificate (tls.crt, tls.key), re-read on change (default: generated in kubernetes mode, no webhook in files mode)').env('SKEIN_WEBHOOK_CERT_DIR'))
+    .addOption(new Option('--sidecar-image <image>', 'image of injected sidecars').env('SKEIN_SIDECAR_IMAGE').default('ghcr.io/skein-mesh/skein:0.1.0'))
+    .addOption(new Option('--native-sidecars <mode>', 'inject native sidecars (init containers with restartPolicy Always); auto: when the API server is 1.29+').env('SKEIN_NATIVE_SIDECARS').default('auto').choices(['auto', 'true', 'false']))
+    .addOption(new Option('--injected-control-plane <host:port>', 'discovery address injected sidecars connect to').env('SKEIN_INJECTED_CONTROL_PLANE').default('skein-control-plane.skein-system.svc:15010').argParser(hostPort))
+    .addOption(new Option('--webhook-config-name <name>', 'MutatingWebhookConfiguration that gets the generated CA bundle').env('SKEIN_WEBHOOK_CONFIG_NAME').default('skein-sidecar-injector'))
+    .addOption(new Option('--webhook-service <dns>', 'DNS name of the webhook Service, for the generated certificate').env('SKEIN_WEBHOOK_SERVICE').default('skein-control-plane.skein-system.svc'))
     .showHelpAfterError();
 }
 
@@ -70,9 +115,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const command = buildCommand();
   command.parse(argv, { from: 'user' });
   const o = command.opts<{
-    source?: SourceConfig; kubeconfig?: string; listenAddress: string; grpcPort: number; httpPort: number;
+    source?: SourceConfig; kubeconfig?: string; auth?: AuthMode; tokenAudience: string; listenAddress: string; grpcPort: number; httpPort: number;
     clusterDomain: string; debounce: number; debounceMax: number; maxMessageBytes: number; id: string;
-    logLevel: LogLevel; shutdownGrace: number;
+    logLevel: LogLevel; shutdownGrace: number; webhookPort: number; webhookCertDir?: string; sidecarImage: string;
+    nativeSidecars: WebhookConfig['nativeSidecars']; injectedControlPlane: string; webhookConfigName: string; webhookService: string;
   }>();
   let sourceConfig = o.source;
   if (!sourceConfig) {
@@ -80,6 +126,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     sourceConfig = { type: 'kubernetes' };
   }
   if (sourceConfig.type === 'kubernetes' && o.kubeconfig) sourceConfig = { type: 'kubernetes', kubeconfig: o.kubeconfig };
+  const mode: AuthMode = o.auth ?? (sourceConfig.type === 'kubernetes' ? { type: 'kubernetes' } : { type: 'none' });
+  // TokenReviews go to the API server the source watches; files mode has none.
+  if (mode.type === 'kubernetes' && sourceConfig.type !== 'kubernetes') command.error('error: --auth kubernetes needs --source kubernetes (use --auth none or token-file:<path>)');
+  const auth: AuthConfig = mode.type === 'kubernetes' ? { type: 'kubernetes', audience: o.tokenAudience } : mode;
   return {
     source: sourceConfig,
     listenAddress: o.listenAddress,
@@ -92,5 +142,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     id: o.id,
     logLevel: o.logLevel,
     shutdownGraceMs: o.shutdownGrace,
+    auth,
+    webhook: {
+      port: o.webhookPort,
+      ...(o.webhookCertDir ? { certDir: o.webhookCertDir } : {}),
+      sidecarImage: o.sidecarImage,
+      nativeSidecars: o.nativeSidecars,
+      injectedControlPlane: o.injectedControlPlane,
+      configName: o.webhookConfigName,
+      service: o.webhookService.replace(/\.$/, ''),
+      namespace: env.POD_NAMESPACE || 'skein-system',
+    },
   };
 }

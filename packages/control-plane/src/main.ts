@@ -3,12 +3,14 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { TYPE_ENDPOINT_GROUP, TYPE_SERVICE } from '@skein/protocol';
+import { createAuthenticator } from './auth/create-authenticator.js';
 import type { ControlPlaneConfig } from './config.js';
 import { adminApp } from './http/admin-app.js';
 import { MemorySnapshotStore, toStoredSnapshot } from './http/snapshot-store.js';
 import type { Logger } from './log.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { ClusterState } from './model/cluster-state.js';
+import { locate } from './model/endpoint-draft.js';
 import { describeRef, KUBE_KINDS, refKey } from './model/kube-objects.js';
 import type { Problem } from './model/mesh-model.js';
 import { buildMeshModel, updateMeshModel } from './model/translate.js';
@@ -19,11 +21,14 @@ import { SubscriberRegistry } from './snapshot/subscriber-registry.js';
 import { FilesSource } from './sources/files.js';
 import { KubernetesSource } from './sources/kubernetes.js';
 import type { Source, SourceEvent } from './sources/source.js';
+import { startWebhook } from './webhook/start-webhook.js';
 import { DiscoveryServer } from './xds/discovery-server.js';
 
 export interface RunningControlPlane {
   readonly grpcPort: number;
   readonly httpPort: number;
+  /** The injection webhook's HTTPS port; undefined when there is no webhook (files mode without a cert dir). */
+  readonly webhookPort: number | undefined;
   /** Stops accepting, lets streams finish for up to `graceMs`, then stops everything. */
   close(graceMs?: number): Promise<void>;
 }
@@ -47,6 +52,7 @@ export async function startControlPlane(config: ControlPlaneConfig, log: Logger)
   const cache = new MemorySnapshotCache();
   const store = new MemorySnapshotStore();
   const source = createSource(config);
+  const authenticator = await createAuthenticator(config.auth, config.source);
   // Problems in force, keyed by object (or origin) so a fixed object clears its entry.
   const problems = new Map<string, Problem & { at: string }>();
   let synced = false;
@@ -129,6 +135,12 @@ export async function startControlPlane(config: ControlPlaneConfig, log: Logger)
     registry,
     controlPlaneId: config.id,
     maxReceiveMessageBytes: config.maxMessageBytes,
+    authenticator,
+    // A sidecar learns its zone and region from its Node's labels (the downward API cannot give them).
+    localityOf: (nodeName) => {
+      const locality = locate(state, nodeName);
+      return locality.zone || locality.region ? locality : undefined;
+    },
     logger: log.child({ component: 'xds' }),
     events: {
       streamOpened: () => { metrics.streamsTotal.inc(); metrics.subscribers.inc(); },
@@ -140,6 +152,7 @@ export async function startControlPlane(config: ControlPlaneConfig, log: Logger)
       },
       nack: (e) => metrics.nacks.inc({ type: e.typeUrl }),
       requestRejected: () => metrics.rejectedStreams.inc(),
+      authRefused: (e) => metrics.authFailures.inc({ reason: e.reason }),
     },
   });
 
@@ -159,14 +172,17 @@ export async function startControlPlane(config: ControlPlaneConfig, log: Logger)
   const grpcPort = await discovery.listen(config.listenAddress, config.grpcPort);
   const http = await listenHttp(app.fetch, config.listenAddress, config.httpPort);
   const httpPort = (http.address() as AddressInfo).port;
+  const webhook = await startWebhook(config, log, (result) => metrics.webhookInjections.inc({ result }));
+  const webhookPort = webhook?.port;
   metrics.sourceSynced.set({ source: source.name }, 0);
   await source.start(onEvent);
-  log.info({ grpcPort, httpPort, source: source.name, id: config.id }, 'listening');
+  log.info({ grpcPort, httpPort, ...(webhook ? { webhookPort } : {}), source: source.name, id: config.id, auth: authenticator.mode }, 'listening');
 
   let closing: Promise<void> | undefined;
   return {
     grpcPort,
     httpPort,
+    webhookPort,
     close(graceMs = config.shutdownGraceMs) {
       closing ??= (async () => {
         await source.stop();
@@ -175,6 +191,7 @@ export async function startControlPlane(config: ControlPlaneConfig, log: Logger)
         await Promise.all([
           discovery.shutdown(graceMs),
           new Promise<void>((resolve) => http.close(() => resolve())),
+          webhook?.close(),
         ]);
         if ('closeAllConnections' in http) (http as { closeAllConnections(): void }).closeAllConnections();
       })();

@@ -15,6 +15,8 @@ export class ControlPlaneMetrics {
   readonly pushBytes = new Counter({ name: 'skein_control_plane_push_bytes_total', help: 'Bytes of discovery responses sent', labelNames: ['type'] as const, registers: [this.registry] });
   readonly acks = new Counter({ name: 'skein_control_plane_acks_total', help: 'ACKs received', labelNames: ['type'] as const, registers: [this.registry] });
   readonly nacks = new Counter({ name: 'skein_control_plane_nacks_total', help: 'NACKs received', labelNames: ['type'] as const, registers: [this.registry] });
+  /** Named as the discovery stream's own metric family (xds), as the issue specifies it. */
+  readonly authFailures = new Counter({ name: 'skein_xds_auth_failures_total', help: 'Discovery streams refused because their token did not prove the pod the node claims, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly rejectedStreams = new Counter({ name: 'skein_control_plane_rejected_requests_total', help: 'Discovery requests refused (malformed, unknown type, no node)', registers: [this.registry] });
   readonly snapshotBuild = new Histogram({ name: 'skein_control_plane_snapshot_build_seconds', help: 'Time to translate objects and build a snapshot', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
   readonly snapshotsPublished = new Counter({ name: 'skein_control_plane_snapshots_published_total', help: 'Snapshots published (new versions)', registers: [this.registry] });
@@ -23,6 +25,8 @@ export class ControlPlaneMetrics {
   readonly inputProblems = new Counter({ name: 'skein_control_plane_input_problems_total', help: 'Invalid input objects or documents rejected (last good version kept)', labelNames: ['kind'] as const, registers: [this.registry] });
   readonly sourceSynced = new Gauge({ name: 'skein_control_plane_source_synced', help: '1 once the source has delivered its first full view', labelNames: ['source'] as const, registers: [this.registry] });
   readonly sourceConnected = new Gauge({ name: 'skein_control_plane_source_connected', help: '1 while the source is connected, 0 while it retries', labelNames: ['source'] as const, registers: [this.registry] });
+  /** One per pod the injection webhook was asked about (docs/injection.md). */
+  readonly webhookInjections = new Counter({ name: 'skein_webhook_injections_total', help: 'Pods seen by the injection webhook, by result', labelNames: ['result'] as const, registers: [this.registry] });
   /** Observed once per subscriber and version: from the source seeing a change to the ACK of the first version carrying it. */
   readonly pushLatency = new Histogram({ name: 'skein_control_plane_push_latency_seconds', help: 'Time from a source event (watch event, manifest change) to the subscriber\'s ACK of the first version carrying it', labelNames: ['type'] as const, buckets: PUSH_LATENCY_BUCKETS, registers: [this.registry] });
 

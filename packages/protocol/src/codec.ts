@@ -78,6 +78,8 @@ export interface OutgoingResponse {
   nonce: string;
   mode: Mode;
   controlPlane: string;
+  /** The subscriber's locality from its Node's labels; omitted when the control plane does not know it. */
+  nodeLocality?: { readonly region: string; readonly zone: string };
 }
 
 type Mode = (typeof Mode)[keyof typeof Mode];
@@ -98,6 +100,13 @@ export function encodeResponse(response: OutgoingResponse): Buffer {
   if (response.nonce) w.uint32(tag(5, LEN)).string(response.nonce);
   if (response.mode) w.uint32(tag(6, 0)).int32(response.mode);
   if (response.controlPlane) w.uint32(tag(7, LEN)).string(response.controlPlane);
+  const locality = response.nodeLocality;
+  if (locality) {
+    w.uint32(tag(8, LEN)).fork();
+    if (locality.region) w.uint32(tag(1, LEN)).string(locality.region);
+    if (locality.zone) w.uint32(tag(2, LEN)).string(locality.zone);
+    w.ldelim();
+  }
   return toBuffer(w.finish());
 }
 

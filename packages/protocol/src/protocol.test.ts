@@ -38,6 +38,18 @@ describe('encodeResponse', () => {
     const body = decodeResourceBody(TYPE_ENDPOINT_GROUP, decoded.resources[0]!.body!);
     expect(body.ok && body.value.endpoints[0]!.address).toBe('10.1.0.1');
   });
+
+  it('writes the node locality as the generated encoder does, and leaves it unset when absent', () => {
+    const fields = { typeUrl: TYPE_SERVICE as typeof TYPE_SERVICE, versionInfo: 'v1', removedResources: [], nonce: '1', mode: Mode.MODE_DELTA, controlPlane: 'cp' };
+    for (const nodeLocality of [{ region: 'eu', zone: 'eu-1a' }, { region: '', zone: 'z' }, { region: 'r', zone: '' }]) {
+      const ours = encodeResponse({ ...fields, resources: [], nodeLocality });
+      // proto3: empty strings are not written (the generated encoder writes any field set on the object).
+      const set = Object.fromEntries(Object.entries(nodeLocality).filter(([, v]) => v !== ''));
+      expect(Buffer.compare(ours, Buffer.from(pb.DiscoveryResponse.encode({ ...fields, nodeLocality: set }).finish()))).toBe(0);
+      expect(pb.DiscoveryResponse.decode(ours).nodeLocality).toMatchObject(nodeLocality);
+    }
+    expect(pb.DiscoveryResponse.decode(encodeResponse({ ...fields, resources: [] })).nodeLocality).toBeNull();
+  });
 });
 
 describe('decodeResourceBody', () => {

@@ -94,6 +94,19 @@ describe('createDataplane: topology hints', () => {
     expect(picks(dataplane, 10)).toEqual(new Set(['10.5.0.1:8080']));
     expect((dataplane.clusters() as { zone: string }).zone).toBe('zone-a');
   });
+
+  it('rebuilds every picker for a locality learned later (from the Node\'s labels), and tells listeners', () => {
+    const dataplane = createDataplane(zoned(), base);
+    expect(picks(dataplane, 20).size).toBe(4);
+    let changes = 0;
+    dataplane.onChange(() => changes++);
+    dataplane.setLocality({ zone: 'zone-a', region: 'eu' });
+    expect(picks(dataplane, 20)).toEqual(new Set(['10.5.0.1:8080', '10.5.0.3:8080']));
+    expect(dataplane.clusters()).toMatchObject({ zone: 'zone-a', region: 'eu' });
+    expect(changes).toBe(1);
+    dataplane.setLocality({ zone: 'zone-a', region: 'eu' });
+    expect(changes).toBe(1);
+  });
 });
 
 describe('createDataplane: sessionAffinity ClientIP', () => {

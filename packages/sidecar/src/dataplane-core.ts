@@ -61,6 +61,8 @@ export interface CoreDataplane extends Dataplane {
   close(): void;
   /** Passive health per Service key ("ns/name"), for metrics: ejections since the Service appeared, endpoints ejected now. */
   healthStats(): Array<{ service: string; ejectionsTotal: number; ejectedNow: number }>;
+  /** This proxy's zone and region changed (learned from its Node's labels): every picker is rebuilt for them. */
+  setLocality(locality: { zone: string; region: string }): void;
 }
 
 /** Creates the data plane over `config`; it follows every applied change until `close()`. */
@@ -90,7 +92,7 @@ interface ServiceHealth {
 
 class DataplaneCore implements CoreDataplane, PortDestinations {
   private readonly indexOptions: RouteIndexOptions;
-  private readonly balancerOptions: PortBalancerOptions;
+  private balancerOptions: PortBalancerOptions;
   private readonly states = new Map<string, ServiceState>();
   private readonly health = new Map<string, ServiceHealth>();
   /** Ejections per Service, kept across detector replacements (counted by the detectors' onChange). */
@@ -255,6 +257,15 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
     }));
     const { nodeName, zone, region } = this.balancerOptions;
     return { ready: this.ready, nodeName: nodeName ?? null, zone: zone ?? null, region: region ?? null, services };
+  }
+
+  setLocality(locality: { zone: string; region: string }): void {
+    const zone = locality.zone || undefined;
+    const region = locality.region || undefined;
+    if (this.closed || (zone === this.balancerOptions.zone && region === this.balancerOptions.region)) return;
+    this.balancerOptions = { ...this.balancerOptions, zone, region };
+    for (const key of [...this.states.keys()]) this.refresh(key);
+    for (const listener of [...this.listeners]) listener();
   }
 
   private apply(change: ConfigChange): void {

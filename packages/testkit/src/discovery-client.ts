@@ -1,7 +1,7 @@
 // A light discovery-protocol client for tests and benchmarks: one stream, a queue of received
 // responses, explicit ACK/NACK. It applies nothing and retries nothing: the test drives it.
 import {
-  credentials, makeGenericClientConstructor, type ChannelOptions, type Client, type ClientDuplexStream, type StatusObject,
+  credentials, makeGenericClientConstructor, Metadata, type ChannelOptions, type Client, type ClientDuplexStream, type StatusObject,
 } from '@grpc/grpc-js';
 import {
   decodeResourceBody, discoveryService, Mode, type DiscoveryRequestInit, type DiscoveryResponse, type Node,
@@ -23,6 +23,8 @@ export interface SubscribeOptions {
 export interface ConnectOptions {
   /** grpc-js channel options; the receive limit is lifted by default. */
   channelOptions?: ChannelOptions;
+  /** Sent as call metadata `authorization: Bearer <token>`. */
+  token?: string;
 }
 
 /** A decoded resource of a response. */
@@ -44,6 +46,8 @@ interface Waiter {
 export class DiscoveryTestClient {
   /** Resolves with the stream's final status (also after close()). */
   readonly status: Promise<StatusObject>;
+  /** Resolves with the server's initial metadata (headers), if it sends any. */
+  readonly headers: Promise<Metadata>;
   private readonly queue: DiscoveryResponse[] = [];
   private readonly waiters: Waiter[] = [];
   private readonly modes = new Map<string, TestSubscriptionMode>();
@@ -60,6 +64,7 @@ export class DiscoveryTestClient {
     // 'error' carries the same status as 'status'; listen so it is never unhandled.
     call.on('error', () => {});
     call.on('data', (response: DiscoveryResponse) => this.onResponse(response));
+    this.headers = new Promise((resolve) => call.once('metadata', resolve));
     this.status = new Promise((resolve) => {
       call.on('status', (status: StatusObject) => {
         this.ended = status;
@@ -78,7 +83,9 @@ export class DiscoveryTestClient {
       'grpc.max_receive_message_length': -1,
       ...options.channelOptions,
     });
-    const call = (client as unknown as { stream(): ClientDuplexStream<DiscoveryRequestInit, DiscoveryResponse> }).stream();
+    const metadata = new Metadata();
+    if (options.token !== undefined) metadata.set('authorization', `Bearer ${options.token}`);
+    const call = (client as unknown as { stream(m: Metadata): ClientDuplexStream<DiscoveryRequestInit, DiscoveryResponse> }).stream(metadata);
     return new DiscoveryTestClient(client, call, node);
   }
 

@@ -31,12 +31,12 @@ export class FakeDiscoveryServer {
     return `127.0.0.1:${this.port}`;
   }
 
-  /** Sends a delta response on call `index`; returns its nonce. */
-  send(index: number, typeUrl: string, resources: EncodedResource[], removed: string[] = []): string {
+  /** Sends a delta response on call `index` (`extra` overrides fields, e.g. nodeLocality); returns its nonce. */
+  send(index: number, typeUrl: string, resources: EncodedResource[], removed: string[] = [], extra: Partial<OutgoingResponse> = {}): string {
     const nonce = String(++this.nonce);
     this.calls[index]!.write({
       typeUrl: typeUrl as OutgoingResponse['typeUrl'], versionInfo: `snap-${nonce}`, resources, removedResources: removed,
-      nonce, mode: Mode.MODE_DELTA, controlPlane: 'fake-1',
+      nonce, mode: Mode.MODE_DELTA, controlPlane: 'fake-1', ...extra,
     });
     return nonce;
   }

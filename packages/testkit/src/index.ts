@@ -5,3 +5,4 @@ export * from './discovery-client.js';
 export * from './backends.js';
 export * from './fake-discovery-server.js';
 export * from './otlp-receiver.js';
+export * from './tcp-service.js';

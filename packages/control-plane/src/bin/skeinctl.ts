@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // skeinctl: ask a control plane what its proxies hold (like istioctl proxy-status), and a
 // proxy's admin API what it holds and how it would route a request (like istioctl proxy-config
-// and x describe). Formatting lives in ../ctl/ (pure); this file does the I/O.
+// and x describe), and hold an injected pod's start until its sidecar is ready (wait-ready).
+// Formatting lives in ../ctl/ (pure); this file does the I/O.
 import { Command, Option } from 'commander';
+import { parseDurationMs } from '../config.js';
 import { formatConfigDump, type ConfigDumpJson } from '../ctl/config-dump.js';
 import { explainSearch, formatExplain } from '../ctl/explain.js';
 import { formatProxyStatus, formatTable, proxyStatusRows } from '../ctl/proxy-status.js';
 import { parseTarget, resolvePod } from '../ctl/target.js';
+import { waitReady } from '../ctl/wait-ready.js';
 import type { SubscriberJson } from '../snapshot/subscriber.js';
 
 const program = new Command('skeinctl')
@@ -114,6 +117,20 @@ program.command('explain')
     const body = await getJson<unknown>(`${admin.url}/explain${explainSearch({ url, headers: options.header ?? [], client: options.client })}`, admin.what);
     if (json()) printJson(body);
     else process.stdout.write(formatExplain(body));
+  });
+
+program.command('wait-ready')
+  .description('wait until a sidecar answers /ready, then exit 0; exit 1 on timeout (the start-up hold of injected pods)')
+  .addOption(new Option('--admin <host:port>', 'the sidecar\'s admin API').default('127.0.0.1:15000'))
+  .addOption(new Option('--timeout <duration>', 'how long to wait, e.g. 60s').default(60_000).argParser(parseDurationMs))
+  .action(async (options: { admin: string; timeout: number }) => {
+    const result = await waitReady({ admin: options.admin, timeoutMs: options.timeout });
+    if (result.ready) {
+      process.stdout.write(`skeinctl: sidecar at ${options.admin} ready after ${result.elapsedMs} ms\n`);
+      return;
+    }
+    process.stderr.write(`skeinctl: sidecar at ${options.admin} not ready after ${result.elapsedMs} ms (${result.attempts} attempts): ${result.last}\n`);
+    process.exitCode = 1;
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -1,5 +1,5 @@
 // The control plane's HTTP app (--http-port): health, readiness, Prometheus metrics, debug
-// pages and the snapshot API. Later the injection webhook mounts here too.
+// pages and the snapshot API. The injection webhook is its own HTTPS app (../webhook/webhook-app.ts).
 import { Hono } from 'hono';
 import { TYPE_SERVICE } from '@skein/protocol';
 import { snapshotApi } from './snapshot-api.js';

@@ -271,3 +271,38 @@ describe('SubscriberState: toJSON', () => {
     expect(json.types[TYPE_SERVICE]).toMatchObject({ mode: 'sotw', subscriptions: ['default/*'], pendingNonce: '1', ackedVersion: null, synced: false });
   });
 });
+
+describe('SubscriberState: the Node locality', () => {
+  const snap = snapshotOf(['default/web']);
+  const resumeVersions = { 'default/web': snap.resources.get(TYPE_SERVICE)!.get('default/web')!.version };
+
+  it('carries the known locality on every response, none when unknown', () => {
+    const s = subscriber(delta({ resourceNamesSubscribe: ['*'] }));
+    expect(s.nextResponse(TYPE_SERVICE, snap)!.nodeLocality).toBeUndefined();
+    const t = subscriber(delta({ resourceNamesSubscribe: ['*'] }));
+    t.setNodeLocality({ region: 'eu', zone: 'eu-1b' });
+    expect(t.nextResponse(TYPE_SERVICE, snap)!.nodeLocality).toEqual({ region: 'eu', zone: 'eu-1b' });
+  });
+
+  it('delta resume: sends nothing when the claim matches, one empty response when it does not, and only once', () => {
+    const same = subscriber(delta({ resourceNamesSubscribe: ['*'], initialResourceVersions: resumeVersions }));
+    same.setNodeLocality({ region: 'eu', zone: 'eu-1a' });
+    expect(same.nextResponse(TYPE_SERVICE, snap)).toBeUndefined();
+
+    const moved = subscriber(delta({ resourceNamesSubscribe: ['*'], initialResourceVersions: resumeVersions }));
+    moved.setNodeLocality({ region: 'eu', zone: 'eu-1c' });
+    const told = moved.nextResponse(TYPE_SERVICE, snap)!;
+    expect(told).toMatchObject({ resources: [], removedResources: [], nodeLocality: { region: 'eu', zone: 'eu-1c' } });
+    ack(moved, told);
+    expect(moved.nextResponse(TYPE_SERVICE, snap)).toBeUndefined();
+  });
+
+  it('SotW resume: a locality the client lacks makes the full set due again', () => {
+    const first = subscriber(sotw());
+    const response = first.nextResponse(TYPE_SERVICE, snap)!;
+    const s = subscriber(sotw({ versionInfo: response.versionInfo }));
+    expect(s.nextResponse(TYPE_SERVICE, snap)).toBeUndefined();
+    s.setNodeLocality({ region: 'us', zone: 'us-1a' });
+    expect(names(s.nextResponse(TYPE_SERVICE, snap))).toEqual(['default/web']);
+  });
+});

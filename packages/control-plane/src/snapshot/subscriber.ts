@@ -12,13 +12,19 @@ import { Subscription } from './subscription.js';
 
 export type SubscriptionMode = 'sotw' | 'delta';
 
+export interface Locality {
+  readonly region: string;
+  readonly zone: string;
+}
+
 /** Who subscribed, as shown on debug pages. Never carries the node's token. */
 export interface NodeIdentity {
   readonly id: string;
   readonly pod: string;
   readonly namespace: string;
   readonly nodeName: string;
-  readonly locality: { readonly region: string; readonly zone: string };
+  /** As the node claimed it (flags, or learned from an earlier response). */
+  readonly locality: Locality;
   readonly agentVersion: string;
   /** host:port of the proxy's admin API, as the proxy reported it; empty when it has none. */
   readonly adminAddress: string;
@@ -91,6 +97,10 @@ export class SubscriberState {
   private readonly types = new Map<ResourceType, TypeState>();
   private nonces = 0;
   private lastSnapshot: Snapshot | undefined;
+  /** The subscriber's locality from its Node's labels, when known; every response carries it. */
+  private nodeLocality: Locality | undefined;
+  /** The locality the subscriber holds ("region/zone"): the one it claimed, then the one it was sent. */
+  private heldLocality = '';
 
   constructor(private readonly options: SubscriberStateOptions) {
     this.connectedAt = options.now();
@@ -115,7 +125,10 @@ export class SubscriberState {
   onRequest(req: DiscoveryRequest): RequestResult {
     const error = this.check(req);
     if (error) return { ok: false, error };
-    if (!this.identity) this.identity = identityOf(req.node!);
+    if (!this.identity) {
+      this.identity = identityOf(req.node!);
+      this.heldLocality = localityKey(this.identity.locality);
+    }
     const typeUrl = req.typeUrl as ResourceType;
     const mode: SubscriptionMode = req.mode === Mode.MODE_DELTA ? 'delta' : 'sotw';
     let state = this.types.get(typeUrl);
@@ -143,6 +156,15 @@ export class SubscriberState {
     }
   }
 
+  /**
+   * The subscriber's locality as its Node's labels give it (undefined: Node unknown or
+   * unlabelled). When it differs from what the subscriber holds, a response is due even if no
+   * resource changed (delta: an empty one), so the subscriber learns it.
+   */
+  setNodeLocality(locality: Locality | undefined): void {
+    this.nodeLocality = locality;
+  }
+
   /** Whether the subscriber's last answer for `typeUrl` was a NACK. */
   isNacking(typeUrl: ResourceType): boolean {
     return this.types.get(typeUrl)?.nacking === true;
@@ -162,7 +184,7 @@ export class SubscriberState {
     let resources: EncodedResource[];
     let removed: string[] = [];
     if (state.mode === 'sotw') {
-      if (!state.owed && view.version === state.sentVersion) {
+      if (!state.owed && view.version === state.sentVersion && !this.localityOwed()) {
         state.unsentEventAt = undefined; // the change did not touch what this subscriber sees
         return undefined;
       }
@@ -175,7 +197,7 @@ export class SubscriberState {
       }
       const seeded = state.seeded;
       state.seeded = false;
-      if (!state.owed && resources.length === 0 && removed.length === 0) {
+      if (!state.owed && resources.length === 0 && removed.length === 0 && !this.localityOwed()) {
         // A reconnecting client that already holds everything has applied this version.
         if (seeded) state.ackedVersion = state.sentVersion = view.version;
         state.unsentEventAt = undefined;
@@ -196,11 +218,18 @@ export class SubscriberState {
     state.sentVersion = view.version;
     state.pending = { nonce, version: view.version, eventAt: state.unsentEventAt };
     state.unsentEventAt = undefined;
+    const nodeLocality = this.nodeLocality;
+    if (nodeLocality) this.heldLocality = localityKey(nodeLocality);
     return {
       typeUrl, versionInfo: view.version, resources, removedResources: removed, nonce,
       mode: state.mode === 'delta' ? Mode.MODE_DELTA : Mode.MODE_STATE_OF_THE_WORLD,
       controlPlane: this.options.controlPlaneId,
+      ...(nodeLocality ? { nodeLocality } : {}),
     };
+  }
+
+  private localityOwed(): boolean {
+    return this.nodeLocality !== undefined && localityKey(this.nodeLocality) !== this.heldLocality;
   }
 
   /** A JSON view for debug pages; `synced` compares with the last snapshot seen. */
@@ -341,6 +370,10 @@ function identityOf(node: NonNullable<DiscoveryRequest['node']>): NodeIdentity {
     locality: { region: node.locality?.region ?? '', zone: node.locality?.zone ?? '' },
     agentVersion: node.agentVersion ?? '', adminAddress: node.adminAddress ?? '',
   };
+}
+
+function localityKey(locality: Locality): string {
+  return `${locality.region}/${locality.zone}`;
 }
 
 function modeName(mode: SubscriptionMode): string {

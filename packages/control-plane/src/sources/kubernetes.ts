@@ -55,7 +55,8 @@ const KINDS: Record<KubeKind, KindInfo> = {
 
 const ORIGIN = 'kubernetes';
 
-function loadConfig(option: KubernetesSourceOptions['kubeconfig']): KubeConfig {
+/** Loads a kubeconfig as the source does; throws when it names no cluster (configuration error). */
+export function loadKubeConfig(option: KubernetesSourceOptions['kubeconfig']): KubeConfig {
   if (option instanceof KubeConfig) return option;
   const config = new KubeConfig();
   if (option === undefined) config.loadFromDefault();
@@ -92,7 +93,7 @@ export class KubernetesSource implements Source {
    */
   async start(sink: SourceSink): Promise<void> {
     if (this.sink) throw new Error('kubernetes: source already started');
-    const config = loadConfig(this.options.kubeconfig);
+    const config = loadKubeConfig(this.options.kubeconfig);
     this.sink = sink;
     this.listed.clear();
     this.unhealthy.clear();

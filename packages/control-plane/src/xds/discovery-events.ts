@@ -1,6 +1,7 @@
 // What the discovery server tells the outside: a pino-compatible logger and lifecycle events
 // for metrics (the composition root wires prom-client to them). Both are optional.
 import type { ResourceType } from '@skein/protocol';
+import type { AuthFailureReason } from '../auth/stream-auth.js';
 import type { NackRecord, NodeIdentity, SubscriptionMode } from '../snapshot/subscriber.js';
 
 /** The part of pino's Logger the server uses. */
@@ -21,6 +22,8 @@ export type StreamEndReason =
   | 'cancelled'
   /** A request broke the protocol; the stream ended with INVALID_ARGUMENT. */
   | 'rejected'
+  /** The subscriber's identity was not proven; the stream ended with UNAUTHENTICATED, PERMISSION_DENIED or UNAVAILABLE. */
+  | 'refused'
   /** The server is shutting down; the stream ended with UNAVAILABLE. */
   | 'shutdown'
   /** A bug in the server; the stream ended with INTERNAL. */
@@ -47,4 +50,6 @@ export interface DiscoveryEvents {
   nack(info: { node: NodeIdentity; typeUrl: ResourceType; nack: NackRecord }): void;
   /** A request broke the protocol and its stream was ended. */
   requestRejected(info: { peer: string; node?: NodeIdentity; reason: string }): void;
+  /** The stream's token did not prove the pod its node claims ("<namespace>/<pod>"); the stream was ended. */
+  authRefused(info: { peer: string; pod: string; reason: AuthFailureReason }): void;
 }

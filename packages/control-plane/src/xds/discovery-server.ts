@@ -1,9 +1,11 @@
 // The gRPC discovery server: one bidirectional stream per subscriber, state-of-the-world and
 // delta on the same method. It sees only the snapshot cache's read side (SnapshotCache), as
 // go-control-plane's server sees only its cache's watch interface.
-import { Server, ServerCredentials, status as Status, type ServiceDefinition } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, status as Status, type ServiceDefinition } from '@grpc/grpc-js';
 import { decodeRequest, discoveryService } from '@skein/protocol';
+import { bearerToken, type AuthClaim, type StreamAuthenticator } from '../auth/stream-auth.js';
 import type { SnapshotCache } from '../snapshot/snapshot-cache.js';
+import type { Locality } from '../snapshot/subscriber.js';
 import type { SubscriberRegistry } from '../snapshot/subscriber-registry.js';
 import { silentLogger, type DiscoveryEvents, type DiscoveryLogger } from './discovery-events.js';
 import { DiscoveryStream, type DiscoveryCall } from './discovery-stream.js';
@@ -31,7 +33,14 @@ export interface DiscoveryServerOptions {
   events?: Partial<DiscoveryEvents>;
   /** Clock for connection and NACK times. Default Date.now. */
   now?: () => number;
+  /** Checks each stream's token against the pod its node claims. Default: every stream is admitted. */
+  authenticator?: StreamAuthenticator;
+  /** A Node's locality from its labels, sent to subscribers on that Node. Default: none. */
+  localityOf?: (nodeName: string) => Locality | undefined;
 }
+
+/** Initial metadata naming the replica that took the stream, so a client knows it before any response. */
+export const CONTROL_PLANE_HEADER = 'x-skein-control-plane';
 
 /**
  * The Discovery service's method definition with a decoder that returns errors as values,
@@ -108,6 +117,10 @@ export class DiscoveryServer {
         call.emit('error', { code: Status.UNAVAILABLE, details: 'control plane shutting down' });
         return;
       }
+      const headers = new Metadata();
+      headers.set(CONTROL_PLANE_HEADER, this.options.controlPlaneId);
+      call.sendMetadata(headers);
+      const authenticator = this.options.authenticator;
       const stream = new DiscoveryStream(call, {
         id: String(++this.nextId),
         cache: this.options.cache,
@@ -117,6 +130,8 @@ export class DiscoveryServer {
         events: this.options.events ?? {},
         now: this.options.now ?? Date.now,
         onEnd: (s) => this.streams.delete(s),
+        ...(authenticator ? { admit: (claim: AuthClaim, nodeToken: string) => authenticator.authenticate(tokenOf(call, nodeToken), claim) } : {}),
+        ...(this.options.localityOf ? { localityOf: this.options.localityOf } : {}),
       });
       this.streams.add(stream);
     } catch (err) {
@@ -124,4 +139,13 @@ export class DiscoveryServer {
       call.emit('error', { code: Status.INTERNAL, details: 'internal error in the discovery server' });
     }
   }
+}
+
+/**
+ * The stream's token: call metadata `authorization: Bearer <token>` (the standard place, as
+ * Envoy and Istio send it), else the `token` field of the first request's Node.
+ */
+function tokenOf(call: DiscoveryCall, nodeToken: string): string | undefined {
+  const header = call.metadata.get('authorization')[0];
+  return bearerToken(typeof header === 'string' ? header : undefined) ?? (nodeToken || undefined);
 }

@@ -10,7 +10,7 @@ import { buildSnapshot } from '../snapshot/snapshot.js';
 import { MemorySnapshotCache, type SnapshotCache } from '../snapshot/snapshot-cache.js';
 import { SubscriberRegistry } from '../snapshot/subscriber-registry.js';
 import type { DiscoveryEvents, DiscoveryLogger } from './discovery-events.js';
-import { DiscoveryStream, type DiscoveryCall } from './discovery-stream.js';
+import { DiscoveryStream, type DiscoveryCall, type DiscoveryStreamOptions } from './discovery-stream.js';
 import { encodedResponseSize } from './response-size.js';
 
 class FakeCall extends EventEmitter {
@@ -47,7 +47,7 @@ const model = (ip: string): MeshModel => ({
   endpointGroups: new Map([['default/web', { name: 'default/web', namespace: 'default', service: 'web', endpoints: [{ address: ip.replace('10.0', '10.1') }] }]]),
 });
 
-function setup(options: { cache?: SnapshotCache; events?: Partial<DiscoveryEvents> } = {}) {
+function setup(options: { cache?: SnapshotCache; events?: Partial<DiscoveryEvents>; admit?: DiscoveryStreamOptions['admit'] } = {}) {
   const memory = new MemorySnapshotCache();
   const publish = (ip: string) => memory.set(buildSnapshot(model(ip), memory.current(), 0).snapshot);
   publish('10.0.0.1');
@@ -59,7 +59,7 @@ function setup(options: { cache?: SnapshotCache; events?: Partial<DiscoveryEvent
   const ended: DiscoveryStream[] = [];
   const stream = new DiscoveryStream(call as unknown as DiscoveryCall, {
     id: '1', cache: options.cache ?? memory, registry, controlPlaneId: 'cp', logger, events: options.events ?? {},
-    now: () => 0, onEnd: (s) => ended.push(s),
+    now: () => 0, onEnd: (s) => ended.push(s), ...(options.admit ? { admit: options.admit } : {}),
   });
   return { memory, publish, registry, call, logs, ended, stream };
 }
@@ -137,6 +137,14 @@ describe('DiscoveryStream', () => {
     expect(t.registry.size).toBe(0);
   });
 
+  it('ends a stream that floods requests while its identity is being checked', () => {
+    const t = setup({ admit: () => new Promise(() => undefined) });
+    for (let i = 0; i < 65; i++) t.call.request({ node: NODE, typeUrl: TYPE_SERVICE, mode: Mode.MODE_DELTA, resourceNamesSubscribe: ['*'] });
+    expect(t.call.statuses).toEqual([{ code: Status.INVALID_ARGUMENT, details: 'more than 64 requests before the identity check finished' }]);
+    expect(t.call.writes).toHaveLength(0);
+    expect(t.ended).toHaveLength(1);
+  });
+
   it('reports the exact encoded size of each response', () => {
     const sizes: number[] = [];
     const t = setup({ events: { responseSent: (e) => sizes.push(e.bytes) } });
@@ -146,5 +154,8 @@ describe('DiscoveryStream', () => {
     expect(sizes).toEqual([encodeResponse(response).length]);
     expect(encodedResponseSize({ ...response, resources: [], removedResources: [], mode: 0, nonce: '', versionInfo: '', controlPlane: '' }))
       .toBe(encodeResponse({ ...response, resources: [], removedResources: [], mode: 0, nonce: '', versionInfo: '', controlPlane: '' }).length);
+    for (const nodeLocality of [{ region: 'eu', zone: 'eu-1a' }, { region: '', zone: '' }]) {
+      expect(encodedResponseSize({ ...response, nodeLocality })).toBe(encodeResponse({ ...response, nodeLocality }).length);
+    }
   });
 });

@@ -1,9 +1,11 @@
-// One discovery stream: feeds requests and snapshots to its SubscriberState and writes what it
-// says is due. Never throws out of a handler: a bug ends this stream with INTERNAL, not the process.
+// One discovery stream: checks who opens it, feeds requests and snapshots to its SubscriberState
+// and writes what it says is due. Never throws out of a handler: a bug ends this stream with
+// INTERNAL, not the process.
 import { status as Status, type ServerDuplexStream } from '@grpc/grpc-js';
 import { Mode, type DiscoveryRequest, type OutgoingResponse, type Result } from '@skein/protocol';
+import type { AuthClaim, AuthDecision } from '../auth/stream-auth.js';
 import type { SnapshotCache } from '../snapshot/snapshot-cache.js';
-import { SubscriberState } from '../snapshot/subscriber.js';
+import { SubscriberState, type Locality } from '../snapshot/subscriber.js';
 import type { SubscriberRegistry } from '../snapshot/subscriber-registry.js';
 import type { DiscoveryEvents, DiscoveryLogger, StreamEndReason } from './discovery-events.js';
 import { encodedResponseSize } from './response-size.js';
@@ -21,7 +23,22 @@ export interface DiscoveryStreamOptions {
   now: () => number;
   /** Called once when the stream has ended and released everything it held. */
   onEnd: (stream: DiscoveryStream) => void;
+  /**
+   * Checks the identity the first request claims, before that request changes any state or
+   * anything is sent; requests arriving meanwhile wait. Absent: every stream is admitted.
+   */
+  admit?: (claim: AuthClaim, nodeToken: string) => Promise<AuthDecision>;
+  /** A Node's locality from its labels; undefined when the Node or its labels are unknown. */
+  localityOf?: (nodeName: string) => Locality | undefined;
 }
+
+const MAX_HELD_REQUESTS = 64;
+
+const REFUSAL_CODES = {
+  'unauthenticated': Status.UNAUTHENTICATED,
+  'permission-denied': Status.PERMISSION_DENIED,
+  'unavailable': Status.UNAVAILABLE,
+} as const;
 
 export class DiscoveryStream {
   readonly state: SubscriberState;
@@ -33,9 +50,15 @@ export class DiscoveryStream {
   private ending = false;
   private endReason: StreamEndReason | undefined;
   private released = false;
+  /** `checking`: the first request's identity is being checked; `held` keeps what arrives meanwhile. */
+  private admission: 'unchecked' | 'checking' | 'admitted';
+  private held: Array<Result<DiscoveryRequest>> = [];
+  /** Who the token proved, for the log. */
+  private subject: string | undefined;
 
   constructor(private readonly call: DiscoveryCall, private readonly options: DiscoveryStreamOptions) {
     this.peer = peerOf(call);
+    this.admission = options.admit ? 'unchecked' : 'admitted';
     this.state = new SubscriberState({ controlPlaneId: options.controlPlaneId, now: options.now, id: options.id, peer: this.peer });
     call.on('data', (request: Result<DiscoveryRequest>) => this.guard(() => this.onRequest(request)));
     call.on('end', () => this.guard(() => this.end(Status.OK, 'client closed the stream', 'client-closed')));
@@ -56,8 +79,25 @@ export class DiscoveryStream {
 
   private onRequest(decoded: Result<DiscoveryRequest>): void {
     if (this.ending) return;
+    if (this.admission === 'checking') {
+      // A client sends one request per type before its first answer; a flood is not one.
+      if (this.held.push(decoded) > MAX_HELD_REQUESTS) this.reject(`more than ${MAX_HELD_REQUESTS} requests before the identity check finished`);
+      return;
+    }
     if (!decoded.ok) {
       this.reject(decoded.error);
+      return;
+    }
+    const claimed = decoded.value.node;
+    // A first request without a node id is rejected below, as without authentication.
+    if (this.admission === 'unchecked' && claimed?.id) {
+      this.admission = 'checking';
+      this.held.push(decoded);
+      const claim: AuthClaim = { pod: claimed.podName ?? '', namespace: claimed.namespace ?? '', nodeName: claimed.nodeName ?? '' };
+      this.options.admit!(claim, claimed.token ?? '').then(
+        (decision) => this.guard(() => this.onAdmission(decision, claim)),
+        (err: unknown) => this.guard(() => { throw err; }),
+      );
       return;
     }
     const identified = this.state.node !== undefined;
@@ -73,7 +113,7 @@ export class DiscoveryStream {
         this.state.noteSnapshot(snapshot);
         this.pump();
       }));
-      this.options.logger.info({ peer: this.peer, node }, 'subscriber connected');
+      this.options.logger.info({ peer: this.peer, node, ...(this.subject ? { auth: this.subject } : {}) }, 'subscriber connected');
     }
     const { typeUrl, outcome } = result;
     if (outcome.type === 'ack') {
@@ -93,6 +133,7 @@ export class DiscoveryStream {
     const snapshot = this.options.cache.current();
     const node = this.state.node;
     if (!snapshot || !node) return;
+    if (this.options.localityOf) this.state.setNodeLocality(this.options.localityOf(node.nodeName));
     for (const typeUrl of this.state.subscribedTypes()) {
       const response = this.state.nextResponse(typeUrl, snapshot);
       if (!response) continue;
@@ -110,6 +151,28 @@ export class DiscoveryStream {
         }));
         return;
       }
+    }
+  }
+
+  /** Admitted: the held requests are handled in order. Refused: the stream ends with the refusal's status. */
+  private onAdmission(decision: AuthDecision, claim: AuthClaim): void {
+    if (this.ending) return;
+    const held = this.held;
+    this.held = [];
+    if (decision.type === 'refuse') {
+      const pod = `${claim.namespace}/${claim.pod}`;
+      // A check that could not run is the control plane's problem (RBAC, API server down).
+      const level = decision.status === 'unavailable' ? 'error' : 'warn';
+      this.options.logger[level]({ peer: this.peer, pod, reason: decision.reason }, `discovery stream refused for pod ${pod}: ${decision.message}`);
+      this.emit('authRefused', { peer: this.peer, pod, reason: decision.reason });
+      this.end(REFUSAL_CODES[decision.status], decision.message, 'refused');
+      return;
+    }
+    this.admission = 'admitted';
+    this.subject = decision.subject;
+    for (const request of held) {
+      if (this.ending) return;
+      this.onRequest(request);
     }
   }
 

@@ -2,7 +2,7 @@
 // (gRPC runs the serializer; we only hand it the OutgoingResponse).
 import type { OutgoingResponse } from '@skein/protocol';
 
-/** Bytes `encodeResponse(response)` produces (fields 1-7 each take a one-byte tag). */
+/** Bytes `encodeResponse(response)` produces (fields 1-8 each take a one-byte tag). */
 export function encodedResponseSize(response: OutgoingResponse): number {
   let size = 0;
   size += stringField(response.typeUrl);
@@ -12,6 +12,8 @@ export function encodedResponseSize(response: OutgoingResponse): number {
   size += stringField(response.nonce);
   if (response.mode) size += 1 + varintSize(response.mode);
   size += stringField(response.controlPlane);
+  const locality = response.nodeLocality;
+  if (locality) size += lengthDelimited(stringField(locality.region) + stringField(locality.zone));
   return size;
 }
 

@@ -154,6 +154,7 @@ export namespace skein {
             nonce?: (string|null);
             mode?: (skein.v1.Mode|null);
             controlPlane?: (string|null);
+            nodeLocality?: (skein.v1.ILocality|null);
         }
 
         class DiscoveryResponse implements IDiscoveryResponse {
@@ -165,6 +166,7 @@ export namespace skein {
             public nonce: string;
             public mode: skein.v1.Mode;
             public controlPlane: string;
+            public nodeLocality?: (skein.v1.ILocality|null);
             public static create(properties?: skein.v1.IDiscoveryResponse): skein.v1.DiscoveryResponse;
             public static encode(m: skein.v1.IDiscoveryResponse, w?: $protobuf.Writer): $protobuf.Writer;
             public static decode(r: ($protobuf.Reader|Uint8Array), l?: number): skein.v1.DiscoveryResponse;

@@ -1939,6 +1939,7 @@ export const skein = $root.skein = (() => {
              * @property {string|null} [nonce] DiscoveryResponse nonce
              * @property {skein.v1.Mode|null} [mode] DiscoveryResponse mode
              * @property {string|null} [controlPlane] DiscoveryResponse controlPlane
+             * @property {skein.v1.ILocality|null} [nodeLocality] DiscoveryResponse nodeLocality
              */
 
             /**
@@ -2015,6 +2016,14 @@ export const skein = $root.skein = (() => {
             DiscoveryResponse.prototype.controlPlane = "";
 
             /**
+             * DiscoveryResponse nodeLocality.
+             * @member {skein.v1.ILocality|null|undefined} nodeLocality
+             * @memberof skein.v1.DiscoveryResponse
+             * @instance
+             */
+            DiscoveryResponse.prototype.nodeLocality = null;
+
+            /**
              * Creates a new DiscoveryResponse instance using the specified properties.
              * @function create
              * @memberof skein.v1.DiscoveryResponse
@@ -2060,6 +2069,8 @@ export const skein = $root.skein = (() => {
                     w.uint32(48).int32(m.mode);
                 if (m.controlPlane != null && Object.hasOwnProperty.call(m, "controlPlane"))
                     w.uint32(58).string(m.controlPlane);
+                if (m.nodeLocality != null && Object.hasOwnProperty.call(m, "nodeLocality"))
+                    $root.skein.v1.Locality.encode(m.nodeLocality, w.uint32(66).fork(), q + 1).ldelim();
                 return w;
             };
 
@@ -2127,6 +2138,10 @@ export const skein = $root.skein = (() => {
                         }
                     case 7: {
                             m.controlPlane = r.string();
+                            break;
+                        }
+                    case 8: {
+                            m.nodeLocality = $root.skein.v1.Locality.decode(r, r.uint32(), undefined, n + 1);
                             break;
                         }
                     default:
@@ -2201,6 +2216,13 @@ export const skein = $root.skein = (() => {
                     if (!$util.isString(m.controlPlane))
                         return "controlPlane: string expected";
                 }
+                if (m.nodeLocality != null && Object.hasOwnProperty.call(m, "nodeLocality")) {
+                    {
+                        var e = $root.skein.v1.Locality.verify(m.nodeLocality, n + 1);
+                        if (e)
+                            return "nodeLocality." + e;
+                    }
+                }
                 return null;
             };
 
@@ -2268,6 +2290,11 @@ export const skein = $root.skein = (() => {
                 if (d.controlPlane != null) {
                     m.controlPlane = String(d.controlPlane);
                 }
+                if (d.nodeLocality != null) {
+                    if (!$util.isObject(d.nodeLocality))
+                        throw TypeError(".skein.v1.DiscoveryResponse.nodeLocality: object expected");
+                    m.nodeLocality = $root.skein.v1.Locality.fromObject(d.nodeLocality, n + 1);
+                }
                 return m;
             };
 
@@ -2298,6 +2325,7 @@ export const skein = $root.skein = (() => {
                     d.nonce = "";
                     d.mode = o.enums === String ? "MODE_STATE_OF_THE_WORLD" : 0;
                     d.controlPlane = "";
+                    d.nodeLocality = null;
                 }
                 if (m.typeUrl != null && Object.hasOwnProperty.call(m, "typeUrl")) {
                     d.typeUrl = m.typeUrl;
@@ -2325,6 +2353,9 @@ export const skein = $root.skein = (() => {
                 }
                 if (m.controlPlane != null && Object.hasOwnProperty.call(m, "controlPlane")) {
                     d.controlPlane = m.controlPlane;
+                }
+                if (m.nodeLocality != null && Object.hasOwnProperty.call(m, "nodeLocality")) {
+                    d.nodeLocality = $root.skein.v1.Locality.toObject(m.nodeLocality, o, q + 1);
                 }
                 return d;
             };

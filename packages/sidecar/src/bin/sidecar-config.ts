@@ -14,9 +14,13 @@ export interface ServiceListenerSpec {
   listenPort: number;
 }
 
+/** What the sidecar shows the control plane: nothing, a token file read at every connect, or a static token. */
+export type TokenConfig = { type: 'none' } | { type: 'file'; path: string } | { type: 'static'; value: string };
+
 export interface SidecarConfig {
   controlPlane: string | undefined;
   snapshotUrl: string | undefined;
+  token: TokenConfig;
   namespace: string;
   podName: string;
   podIp: string;
@@ -66,6 +70,8 @@ export function buildCommand(): Command {
     .description('Skein sidecar: discovers Services from the control plane and proxies the pod\'s traffic to their endpoints.')
     .addOption(new Option('--control-plane <host:port>', 'control plane discovery stream (gRPC)').env('SKEIN_CONTROL_PLANE'))
     .addOption(new Option('--snapshot-url <url>', 'HTTP-only discovery instead: the control plane\'s HTTP base URL (polls /v1/snapshot)').env('SKEIN_SNAPSHOT_URL'))
+    .addOption(new Option('--token-file <path>', 'token shown to the control plane, read at every connect: the pod\'s projected ServiceAccount token').env('SKEIN_TOKEN_FILE'))
+    .addOption(new Option('--token <token>', 'a static token shown to the control plane (--auth token-file:<path> there); prefer --token-file').env('SKEIN_TOKEN'))
     .addOption(new Option('--namespace <ns>', 'this pod\'s namespace').env('POD_NAMESPACE').default('default'))
     .addOption(new Option('--pod-name <name>', 'this pod\'s name').env('POD_NAME').default(hostname()))
     .addOption(new Option('--pod-ip <ip>', 'this pod\'s IP').env('POD_IP').default(''))
@@ -96,8 +102,10 @@ export function parseSidecarConfig(argv: string[]): SidecarConfig {
   const snapshotUrl = o.snapshotUrl as string | undefined;
   if (!controlPlane && !snapshotUrl && !o.cacheFile) command.error('error: give --control-plane <host:port> (or --snapshot-url, or at least --cache-file)');
   if ((o.inboundPort === undefined) !== (o.appPort === undefined)) command.error('error: --inbound-port and --app-port go together');
+  if (o.tokenFile && o.token) command.error('error: give --token-file or --token, not both');
+  const token: TokenConfig = o.tokenFile ? { type: 'file', path: o.tokenFile as string } : o.token ? { type: 'static', value: o.token as string } : { type: 'none' };
   return {
-    controlPlane, snapshotUrl,
+    controlPlane, snapshotUrl, token,
     namespace: o.namespace as string, podName: o.podName as string, podIp: o.podIp as string,
     nodeName: o.nodeName as string, zone: o.zone as string, region: o.region as string,
     outboundAddress: o.outboundAddress as string, outboundPort: o.outboundPort as number,

@@ -10,6 +10,7 @@ import { HttpDiscoveryClient } from '../discovery/http-discovery-client.js';
 import { MeshConfig } from '../discovery/mesh-config.js';
 import { XdsClient } from '../discovery/xds-client.js';
 import { redactUrl } from '../discovery/redact-url.js';
+import { staticToken, tokenFile, type TokenSource } from '../discovery/token-source.js';
 import { AGENT_VERSION, advertisedAdminAddress, type NodeIdentity } from '../identity.js';
 import type { Logger } from '../logger.js';
 import { InboundProxy } from '../proxy/inbound-proxy.js';
@@ -110,18 +111,23 @@ export async function startSidecar(cfg: SidecarConfig, log: Logger): Promise<Run
   const admin = await listenHttp(app.fetch, cfg.adminAddress, cfg.adminPort);
   const adminPort = (admin.address() as AddressInfo).port;
   identity = { ...identity, adminAddress: advertisedAdminAddress(cfg.adminAddress, adminPort, cfg.podIp) };
+  const token: TokenSource | undefined = cfg.token.type === 'file' ? tokenFile(cfg.token.path) : cfg.token.type === 'static' ? staticToken(cfg.token.value) : undefined;
   discovery.xds = cfg.controlPlane
-    ? new XdsClient({ address: cfg.controlPlane, identity, config, scope: cfg.discoveryScope, logger: log })
+    ? new XdsClient({
+      address: cfg.controlPlane, identity, config, scope: cfg.discoveryScope, logger: log, ...(token ? { token } : {}),
+      // Zone and region not given by flags come from the Node's labels, via the control plane.
+      onLocality: (locality) => dataplane.setLocality(locality),
+    })
     : undefined;
   discovery.http = !discovery.xds && cfg.snapshotUrl
-    ? new HttpDiscoveryClient({ url: cfg.snapshotUrl, config, ...(cfg.discoveryScope === 'all' ? {} : { namespaces: [cfg.namespace] }), logger: log })
+    ? new HttpDiscoveryClient({ url: cfg.snapshotUrl, config, ...(cfg.discoveryScope === 'all' ? {} : { namespaces: [cfg.namespace] }), logger: log, ...(token ? { token } : {}) })
     : undefined;
   const { xds, http } = discovery;
 
   cache?.start();
   xds?.start();
   http?.start();
-  log.info({ outboundPort, adminPort, adminAddress: identity.adminAddress, tracing: tracing ? `${tracing.exporter}${tracing.protocol ? ` ${tracing.protocol}` : ''}` : 'off', inboundPort, serviceListenerPorts, controlPlane: cfg.controlPlane ?? (cfg.snapshotUrl ? redactUrl(cfg.snapshotUrl) : null) }, 'listening');
+  log.info({ outboundPort, adminPort, adminAddress: identity.adminAddress, auth: cfg.token.type === 'file' ? `file ${cfg.token.path}` : cfg.token.type, tracing: tracing ? `${tracing.exporter}${tracing.protocol ? ` ${tracing.protocol}` : ''}` : 'off', inboundPort, serviceListenerPorts, controlPlane: cfg.controlPlane ?? (cfg.snapshotUrl ? redactUrl(cfg.snapshotUrl) : null) }, 'listening');
 
   let closing: Promise<void> | undefined;
   return {

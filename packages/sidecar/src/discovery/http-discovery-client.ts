@@ -8,6 +8,7 @@ import { Backoff } from './backoff.js';
 import { DiscoveryStats, type DiscoveryStatsSnapshot } from './discovery-stats.js';
 import type { IncomingResource, MeshConfig, NackRecord, ResourceError } from './mesh-config.js';
 import { redactUrl, scrubSecrets, urlSecrets } from './redact-url.js';
+import { bearer, type TokenSource } from './token-source.js';
 
 export interface HttpDiscoveryClientOptions {
   /** Control plane HTTP base, e.g. http://127.0.0.1:15014. */
@@ -20,6 +21,8 @@ export interface HttpDiscoveryClientOptions {
   fetch?: typeof fetch;
   logger?: Logger;
   backoff?: { initialMs?: number; maxMs?: number };
+  /** Sent as `Authorization: Bearer`, asked for before every poll. Default: none. */
+  token?: TokenSource;
 }
 
 export interface HttpDiscoveryStatus {
@@ -142,8 +145,13 @@ export class HttpDiscoveryClient {
     this.inFlight.add(controller);
     const hung = setTimeout(() => controller.abort(), waitSeconds * 1000 + REQUEST_SLACK_MS);
     try {
+      const token = this.options.token ? await this.options.token() : undefined;
+      if (token && !token.ok) throw new Error(token.error);
       const res = await this.fetch(this.snapshotUrl(waitSeconds), {
-        headers: { accept: 'application/json', ...(this.etag ? { 'if-none-match': `"${this.etag}"` } : {}) },
+        headers: {
+          accept: 'application/json', ...(this.etag ? { 'if-none-match': `"${this.etag}"` } : {}),
+          ...(token?.token ? { authorization: bearer(token.token) } : {}),
+        },
         signal: controller.signal,
       });
       if (res.status === 304) {

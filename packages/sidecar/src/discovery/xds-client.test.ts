@@ -55,9 +55,11 @@ describe('XdsClient (scripted server)', () => {
     const [first, second] = server.of(0);
     expect(first!.node).toMatchObject({
       id: 'client-1.demo', podName: 'client-1', namespace: 'demo', nodeName: 'node-a',
-      locality: { zone: 'zone-a', region: 'region-1' }, labels: { app: 'client' }, token: 'secret-token',
+      locality: { zone: 'zone-a', region: 'region-1' }, labels: { app: 'client' }, token: '',
       adminAddress: '10.1.0.5:15000',
     });
+    // The token travels in call metadata (checked before any request), not in the Node.
+    expect(server.calls[0]!.metadata.get('authorization')).toEqual(['Bearer secret-token']);
     expect(first!.node!.agentVersion).not.toBe('');
     expect(second!.node).toBeFalsy();
     expect([first!.typeUrl, second!.typeUrl]).toEqual([TYPE_SERVICE, TYPE_ENDPOINT_GROUP]);

@@ -2,8 +2,9 @@
 // EndpointGroups. Each response is applied to the MeshConfig, then ACKed or NACKed with every
 // reason. A broken stream reconnects with jittered backoff and resumes from the versions the
 // config holds; until then the last good config stays in force (ARCHITECTURE sections 3, 5).
+// The token goes in call metadata, read again at every connect (projected tokens rotate).
 import {
-  connectivityState, credentials, makeGenericClientConstructor, status as Status,
+  connectivityState, credentials, makeGenericClientConstructor, Metadata, status as Status,
   type ChannelOptions, type Client, type ClientDuplexStream, type StatusObject,
 } from '@grpc/grpc-js';
 import {
@@ -15,6 +16,7 @@ import { noopLogger, type Logger } from '../logger.js';
 import { Backoff } from './backoff.js';
 import { DiscoveryStats, type DiscoveryStatsSnapshot } from './discovery-stats.js';
 import type { MeshConfig, NackRecord, ResourceError } from './mesh-config.js';
+import { bearer, staticToken, type TokenSource } from './token-source.js';
 
 /** What to subscribe to: every Service, the own namespace (plus others on demand), or only names used. */
 export type DiscoveryScope = 'all' | 'namespace' | 'on-demand';
@@ -30,12 +32,24 @@ export interface XdsClientOptions {
   backoff?: { initialMs?: number; maxMs?: number };
   /** grpc-js channel options, merged over the defaults (64 MiB receive limit, keepalive). */
   channelOptions?: ChannelOptions;
+  /** The token sent as `authorization: Bearer`, asked for before every connect. Default: `identity.token`. */
+  token?: TokenSource;
+  /**
+   * Called when the locality this proxy should use changes: the zone and region of its Node as
+   * the control plane knows them, except where `identity` sets them (flags win).
+   */
+  onLocality?: (locality: Locality) => void;
+}
+
+export interface Locality {
+  readonly zone: string;
+  readonly region: string;
 }
 
 export interface XdsClientStatus {
   /** A stream is open and the control plane answers on it. */
   connected: boolean;
-  /** Replica id from the last response. */
+  /** Id of the replica that took the current (or last) stream. */
   controlPlane: string | null;
   /** Why the last stream ended (or could not open). */
   lastError: string | null;
@@ -44,6 +58,8 @@ export interface XdsClientStatus {
   /** Type URL -> version_info of the last ACKed response. */
   acked: Record<string, string>;
   lastNack: NackRecord | null;
+  /** Since start: responses received, resources they carried and names they removed (a resumed stream adds nothing it holds). */
+  received: { responses: number; resources: number; removed: number };
 }
 
 /** Snapshots of a large cluster exceed grpc-js's 4 MiB default. */
@@ -52,6 +68,8 @@ const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 const HEALTHY_STREAM_MS = 10_000;
 /** Keep NACK messages readable; every name and reason also goes into resource_errors. */
 const NACK_SUMMARY_CHARS = 2_000;
+/** Initial metadata naming the replica that took the stream (control plane xds/discovery-server.ts). */
+const CONTROL_PLANE_HEADER = 'x-skein-control-plane';
 
 const DiscoveryClient = makeGenericClientConstructor(discoveryService, 'skein.v1.Discovery');
 type DiscoveryCall = ClientDuplexStream<DiscoveryRequestInit, DiscoveryResponse>;
@@ -68,7 +86,8 @@ export class XdsClient {
   private readonly scope: DiscoveryScope;
   private readonly logger: Logger;
   private readonly backoff: Backoff;
-  private readonly node: Node;
+  private node: Node;
+  private readonly token: TokenSource;
   private readonly channelOptions: ChannelOptions;
   private stream: StreamState | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -83,6 +102,11 @@ export class XdsClient {
   private readonly seenTypes = new Set<string>();
   private queuedWants: string[] = [];
   private removeWantHandler: (() => void) | undefined;
+  private readonly received = { responses: 0, resources: 0, removed: 0 };
+  /** Bumped on close and on every connect, so a token read that finishes late is dropped. */
+  private attempt = 0;
+  /** "region/zone" the last response reported for this proxy's Node. */
+  private knownLocality: string | undefined;
 
   constructor(private readonly options: XdsClientOptions) {
     const { identity } = options;
@@ -91,11 +115,13 @@ export class XdsClient {
     if (this.scope === 'namespace' && !identity.namespace) throw new Error('xds client: scope "namespace" needs the node\'s namespace');
     this.logger = options.logger ?? noopLogger;
     this.backoff = new Backoff(options.backoff);
+    // The token travels in call metadata only, never in the Node.
     this.node = {
       id: identity.id, podName: identity.podName, namespace: identity.namespace, nodeName: identity.nodeName,
       locality: { zone: identity.zone, region: identity.region }, labels: { ...identity.labels },
-      agentVersion: AGENT_VERSION, token: identity.token ?? '', adminAddress: identity.adminAddress ?? '',
+      agentVersion: AGENT_VERSION, token: '', adminAddress: identity.adminAddress ?? '',
     };
+    this.token = options.token ?? staticToken(identity.token);
     this.channelOptions = {
       'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
       // Detect a dead control plane (or a silently dropped connection) within ~40 s.
@@ -118,6 +144,7 @@ export class XdsClient {
   /** Ends the stream and the channel; leaves no timer or socket behind. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
+    this.attempt++;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.removeWantHandler?.();
@@ -135,7 +162,7 @@ export class XdsClient {
     const connected = s !== undefined && (s.answered || s.client.getChannel().getConnectivityState(false) === connectivityState.READY);
     return {
       connected, controlPlane: this.controlPlane, lastError: this.lastError, reconnects: Math.max(0, this.opened - 1),
-      acked: { ...this.acked }, lastNack: this.options.config.lastNack ?? null,
+      acked: { ...this.acked }, lastNack: this.options.config.lastNack ?? null, received: { ...this.received },
     };
   }
 
@@ -144,16 +171,38 @@ export class XdsClient {
     return this.counters.snapshot();
   }
 
+  /** Reads the token, then opens the stream; an unreadable token is retried like a failed stream. */
   private connect(): void {
     this.timer = undefined;
     if (this.closed) return;
+    const attempt = ++this.attempt;
+    void this.token().then((result) => {
+      if (this.closed || attempt !== this.attempt) return;
+      if (result.ok) {
+        this.open(result.token);
+        return;
+      }
+      this.lastError = result.error;
+      const delay = this.backoff.next();
+      this.logger.warn({ controlPlane: this.options.address, error: result.error, retryInMs: delay }, 'xds: no token to show the control plane; keeping the last good config');
+      this.timer = setTimeout(() => this.connect(), delay);
+    });
+  }
+
+  private open(token: string | undefined): void {
     const client = new DiscoveryClient(this.options.address, credentials.createInsecure(), this.channelOptions);
-    const call = (client as unknown as { stream(): DiscoveryCall }).stream();
+    const metadata = new Metadata();
+    if (token) metadata.set('authorization', bearer(token));
+    const call = (client as unknown as { stream(metadata: Metadata): DiscoveryCall }).stream(metadata);
     const stream: StreamState = { client, call, openedAt: Date.now(), answered: false };
     this.stream = stream;
     if (++this.opened > 1) this.counters.reconnected();
     // 'error' repeats the status; a listener keeps it from becoming an uncaught exception.
     call.on('error', () => undefined);
+    call.on('metadata', (headers: Metadata) => {
+      const replica = headers.get(CONTROL_PLANE_HEADER)[0];
+      if (this.stream === stream && typeof replica === 'string' && replica) this.controlPlane = replica;
+    });
     call.on('data', (response: DiscoveryResponse) => this.guard(stream, () => this.onResponse(stream, response)));
     call.on('status', (status: StatusObject) => this.onStreamEnd(stream, status));
     const names = this.subscriptionNames();
@@ -171,6 +220,10 @@ export class XdsClient {
     if (this.stream !== stream) return;
     stream.answered = true;
     if (response.controlPlane) this.controlPlane = response.controlPlane;
+    this.received.responses++;
+    this.received.resources += response.resources.length;
+    this.received.removed += response.removedResources.length;
+    if (response.nodeLocality) this.learnLocality(response.nodeLocality);
     const { typeUrl } = response;
     if (!isResourceType(typeUrl)) {
       this.nack(stream, response, `unknown type_url "${typeUrl}"`, []);
@@ -215,8 +268,37 @@ export class XdsClient {
     // Reset only after a healthy stream, so a server that accepts and drops us still backs off.
     if (stream.answered || Date.now() - stream.openedAt >= HEALTHY_STREAM_MS) this.backoff.reset();
     const delay = this.backoff.next();
-    this.logger.warn({ controlPlane: this.options.address, error: this.lastError, retryInMs: delay }, 'xds: discovery stream ended; keeping the last good config');
+    const fields = { controlPlane: this.options.address, replica: this.controlPlane, error: this.lastError, retryInMs: delay };
+    if (status.code === Status.UNAUTHENTICATED || status.code === Status.PERMISSION_DENIED) {
+      // Retried all the same: a token that is not valid yet (clock skew, a fresh pod) may become valid.
+      this.logger.error(fields, `xds: the control plane refused this proxy's identity (pod ${this.node.namespace}/${this.node.podName}); keeping the last good config and retrying`);
+    } else {
+      this.logger.warn(fields, 'xds: discovery stream ended; keeping the last good config');
+    }
     this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  /**
+   * Takes the Node's locality from a response: fields the identity leaves empty follow it, and
+   * the next stream claims the result, so a replica that agrees sends nothing for it.
+   */
+  private learnLocality(reported: { zone?: string | null; region?: string | null }): void {
+    const known = { zone: reported.zone ?? '', region: reported.region ?? '' };
+    const key = `${known.region}/${known.zone}`;
+    if (key === this.knownLocality) return;
+    this.knownLocality = key;
+    const { identity } = this.options;
+    for (const field of ['zone', 'region'] as const) {
+      if (identity[field] && known[field] && identity[field] !== known[field]) {
+        this.logger.warn({ [field]: identity[field], nodeLabel: known[field] }, `xds: the Node's ${field} label says "${known[field]}"; keeping the configured "${identity[field]}"`);
+      }
+    }
+    const next = { zone: identity.zone || known.zone, region: identity.region || known.region };
+    const current = this.node.locality ?? {};
+    if (next.zone === (current.zone ?? '') && next.region === (current.region ?? '')) return;
+    this.node = { ...this.node, locality: next };
+    this.logger.info({ nodeName: this.node.nodeName, ...next }, 'xds: locality from the Node\'s labels');
+    this.options.onLocality?.(next);
   }
 
   /** Standing patterns, names wanted on demand, and held names outside the scope (from the cache) so they stay current. */

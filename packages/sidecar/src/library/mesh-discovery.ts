@@ -7,6 +7,7 @@ import type { Dataplane } from '../dataplane.js';
 import { CacheFile } from '../discovery/cache-file.js';
 import { HttpDiscoveryClient } from '../discovery/http-discovery-client.js';
 import { MeshConfig } from '../discovery/mesh-config.js';
+import { staticToken, tokenFile, type TokenSource } from '../discovery/token-source.js';
 import { XdsClient, type DiscoveryScope } from '../discovery/xds-client.js';
 import type { NodeIdentity } from '../identity.js';
 import type { Logger } from '../logger.js';
@@ -48,11 +49,14 @@ export function startDiscovery(settings: DiscoverySettings): MeshDiscovery {
     namespace, clusterDomain: settings.clusterDomain, outboundPolicy: settings.outboundPolicy,
     nodeName: identity.nodeName, zone: identity.zone, region: identity.region,
   });
+  // A given token wins; in a pod, SKEIN_TOKEN_FILE names the projected token, read at every connect.
+  const tokenPath = process.env.SKEIN_TOKEN_FILE;
+  const token: TokenSource = identity.token || !tokenPath ? staticToken(identity.token) : tokenFile(tokenPath);
   let source: { refresh(): Promise<void>; describe(): string; close(): Promise<void> };
   if (settings.snapshotUrl) {
     const url = settings.snapshotUrl;
     const http = new HttpDiscoveryClient({
-      url, config, logger, namespaces: settings.scope === 'namespace' ? [namespace] : undefined,
+      url, config, logger, namespaces: settings.scope === 'namespace' ? [namespace] : undefined, token,
     });
     // Serverless: a background long poll would hold the function's event loop open between
     // invocations, so by default poll now and again whenever the app calls refresh().
@@ -80,7 +84,10 @@ export function startDiscovery(settings: DiscoverySettings): MeshDiscovery {
   } else {
     const address = settings.controlPlane;
     if (!address) throw new Error('createMesh: no control plane: pass controlPlane, snapshotUrl or dataplane, or set SKEIN_CONTROL_PLANE');
-    const xds = new XdsClient({ address, identity, config, scope: settings.scope, logger });
+    const xds = new XdsClient({
+      address, identity, config, scope: settings.scope, logger, token,
+      onLocality: (locality) => dataplane.setLocality(locality),
+    });
     xds.start();
     source = {
       refresh: () => Promise.resolve(),

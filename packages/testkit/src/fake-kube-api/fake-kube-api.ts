@@ -9,10 +9,12 @@ import { discoveryDocument } from './api-discovery.js';
 import { renderKubeconfig } from './kubeconfig.js';
 import { listPage } from './list-page.js';
 import { ObjectStore } from './object-store.js';
-import { parseResourcePath, resourceByKind, type FakeKind, type ResourceType } from './resources.js';
+import { parseResourcePath, resourceByKind, type FakeKind, type ResourcePath, type ResourceType } from './resources.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError, type StoredObject } from './selectors.js';
 import { kubeStatus } from './status.js';
+import { FakeTokenReviews, TOKEN_REVIEWS_PATH } from './token-reviews.js';
 import { WatchStream } from './watch-stream.js';
+import { handleWrite } from './write-requests.js';
 
 /** Options of {@link FakeKubeApi.start}. */
 export interface FakeKubeApiOptions {
@@ -51,12 +53,15 @@ export interface RecordedRequest {
 }
 
 const HOST = '127.0.0.1';
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export class FakeKubeApi {
   /** Every request received, oldest first (tests look here for relists and retries). */
   readonly requests: RecordedRequest[] = [];
   /** Bearer token the server expects. */
   readonly token: string;
+  /** Tokens the server's TokenReviews accept: `tokenReviews.set(token, { namespace, serviceAccount, podName })`. */
+  readonly tokenReviews = new FakeTokenReviews();
   private readonly store: ObjectStore;
   private readonly bookmarkIntervalMs: number;
   private readonly failures: Array<FailureRule & { count: number }> = [];
@@ -235,7 +240,12 @@ export class FakeKubeApi {
     if (req.headers.authorization !== `Bearer ${this.token}`) {
       return reply(res, 401, kubeStatus(401, 'Unauthorized'));
     }
-    if (method !== 'GET') return reply(res, 405, kubeStatus(405, `${method} is not supported by the fake API`));
+    if (method === 'POST' && url.pathname === TOKEN_REVIEWS_PATH) return this.reviewToken(req, res);
+    if (method !== 'GET') {
+      const writeTarget = WRITE_METHODS.has(method) ? parseResourcePath(url.pathname) : undefined;
+      if (!writeTarget) return reply(res, 405, kubeStatus(405, `${method} is not supported by the fake API`));
+      return this.write(req, res, method, writeTarget);
+    }
 
     const discovery = discoveryDocument(url.pathname, `${HOST}:${this.boundPort}`);
     if (discovery) return reply(res, 200, discovery);
@@ -253,6 +263,34 @@ export class FakeKubeApi {
       return reply(res, page.code, page.body);
     }
     this.startWatch(res, target.resource, target.namespace, url.searchParams);
+  }
+
+  private write(req: IncomingMessage, res: ServerResponse, method: string, target: ResourcePath): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      try {
+        const result = handleWrite(this.store, method, target, Buffer.concat(chunks).toString('utf8'), req.headers['content-type'] ?? '');
+        reply(res, result.code, result.body);
+      } catch (err) {
+        reply(res, 500, kubeStatus(500, `fake-kube-api: ${String(err)}`));
+      }
+    });
+  }
+
+  private reviewToken(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        return reply(res, 400, kubeStatus(400, 'the TokenReview body is not JSON'));
+      }
+      const answer = this.tokenReviews.review(body);
+      reply(res, answer.code, answer.body);
+    });
   }
 
   private startWatch(res: ServerResponse, resource: ResourceType, namespace: string | undefined, query: URLSearchParams): void {

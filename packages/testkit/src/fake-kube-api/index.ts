@@ -4,3 +4,4 @@ export { renderKubeconfig, type KubeconfigTarget } from './kubeconfig.js';
 export { RESOURCE_TYPES, type FakeKind, type ResourceType } from './resources.js';
 export type { StoredObject } from './selectors.js';
 export { kubeStatus, type KubeStatus } from './status.js';
+export { FakeTokenReviews, TOKEN_REVIEWS_PATH, type FakeTokenIdentity, type TokenReviewStatus } from './token-reviews.js';

@@ -17,7 +17,7 @@ export interface ResourceType {
 }
 
 /** Kinds the fake serves. */
-export type FakeKind = 'Service' | 'Endpoints' | 'Node' | 'Pod' | 'EndpointSlice';
+export type FakeKind = 'Service' | 'Endpoints' | 'Node' | 'Pod' | 'EndpointSlice' | 'Secret' | 'Lease' | 'MutatingWebhookConfiguration';
 
 export const RESOURCE_TYPES: readonly ResourceType[] = [
   { kind: 'Service', listKind: 'ServiceList', plural: 'services', group: '', version: 'v1', namespaced: true },
@@ -31,6 +31,17 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     group: 'discovery.k8s.io',
     version: 'v1',
     namespaced: true,
+  },
+  // For the injection webhook's certificate: Secret, Lease, MutatingWebhookConfiguration.
+  { kind: 'Secret', listKind: 'SecretList', plural: 'secrets', group: '', version: 'v1', namespaced: true },
+  { kind: 'Lease', listKind: 'LeaseList', plural: 'leases', group: 'coordination.k8s.io', version: 'v1', namespaced: true },
+  {
+    kind: 'MutatingWebhookConfiguration',
+    listKind: 'MutatingWebhookConfigurationList',
+    plural: 'mutatingwebhookconfigurations',
+    group: 'admissionregistration.k8s.io',
+    version: 'v1',
+    namespaced: false,
   },
 ];
 
