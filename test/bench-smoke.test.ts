@@ -22,6 +22,10 @@ describe('benchmarks, smoke runs', () => {
     expect(await bench('http-peers.mjs', ['--smoke'], 540_000)).toContain('## HTTP/1.1 proxying');
   }, 600_000);
 
+  it('CONNECT tunnel (direct, sidecar tunnel, bare relay)', async () => {
+    expect(await bench('tunnel.mjs', ['--smoke'], 120_000)).toContain('## CONNECT tunnel');
+  }, 150_000);
+
   it('tracing overhead (sidecar with tracing off and on)', async () => {
     expect(await bench('http-proxy.mjs', ['--seconds', '1', '--rounds', '1', '--no-write'], 120_000)).toContain('## Tracing overhead');
   }, 150_000);
