@@ -26,6 +26,10 @@ describe('benchmarks, smoke runs', () => {
     expect(await bench('tunnel.mjs', ['--smoke'], 120_000)).toContain('## CONNECT tunnel');
   }, 150_000);
 
+  it('sidecar memory (1,000 Services loaded, idle and under load)', async () => {
+    expect(await bench('sidecar-memory.mjs', ['--smoke'], 240_000)).toContain('## Sidecar memory');
+  }, 300_000);
+
   it('tracing overhead (sidecar with tracing off and on)', async () => {
     expect(await bench('http-proxy.mjs', ['--seconds', '1', '--rounds', '1', '--no-write'], 120_000)).toContain('## Tracing overhead');
   }, 150_000);
