@@ -156,7 +156,8 @@ describe('OutboundProxy: circuit breaking', () => {
 describe('HttpForwarder: pending-request limit', () => {
   const dataplane = new FakeDataplane();
   const stats = new ClusterStats();
-  const forwarder = new HttpForwarder({ dataplane, stats, logger: noopLogger, connectTimeoutMs: 1000, maxConnectRetries: 2, maxPendingPerEndpoint: 1 });
+  // One connection per endpoint, so the second request waits in the pool and the third overflows.
+  const forwarder = new HttpForwarder({ dataplane, stats, logger: noopLogger, connectTimeoutMs: 1000, maxConnectRetries: 2, maxPendingPerEndpoint: 1, connectionsPerEndpoint: 1 });
   let a: Holding;
   let front: Server;
   let frontPort: number;
@@ -164,8 +165,6 @@ describe('HttpForwarder: pending-request limit', () => {
   beforeAll(async () => {
     a = await holding('a', '127.0.0.1');
     dataplane.set('one.demo', 80, [a]);
-    // One socket per endpoint, so the second request waits in the pool and the third overflows.
-    forwarder.agent.maxSockets = 1;
     front = createServer((req, res) => {
       const destination = dataplane.resolve('one.demo', 80);
       if (destination.type !== 'service') throw new Error('one.demo is not a service');

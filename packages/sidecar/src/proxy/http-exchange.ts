@@ -1,26 +1,28 @@
 // One forwarded HTTP/1.1 request (see http-forwarder.ts for the policy it follows): picks and
-// admits an endpoint, sends, retries, times out, and settles its counters exactly once.
-import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { RequestCounter, Target } from '../dataplane.js';
+// admits an endpoint, sends through the endpoint's undici pool, retries, times out, and settles
+// its counters exactly once per attempt.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { DestinationError, RequestCounter, Target } from '../dataplane.js';
+import type { RequestRecord } from '../telemetry/request-telemetry.js';
 import type { TargetCounters } from './cluster-stats.js';
 import { requestCounterFor, serviceLabel } from './destination.js';
 import { forwardHeaders, KEEP_TRANSFER_ENCODING, setHeaders } from './hop-headers.js';
-import { causeOf, connectFailed, overflow, upstreamFailed, upstreamTimeout } from './proxy-errors.js';
+import { writeErrorResponse, type ForwardRequest, type HttpForwarder } from './http-forwarder.js';
+import { badRequest, connectFailed, overflow, upstreamFailed, upstreamTimeout } from './proxy-errors.js';
+import { RequestBody } from './request-body.js';
 import { isIdempotent, isRetryableStatus } from './retry-policy.js';
 import { RetryTargets } from './retry-targets.js';
-
-import type { RequestRecord } from '../telemetry/request-telemetry.js';
-import type { DestinationError } from '../dataplane.js';
-import { writeErrorResponse, type ForwardRequest, type HttpForwarder } from './http-forwarder.js';
+import { isRequestRejected, upstreamCause, UpstreamAttempt, type AttemptListener } from './upstream-attempt.js';
 
 const noop = (): void => undefined;
 
-export /** One client request across its attempts. */
-class Exchange {
-  private readonly headers: string[];
+/** One client request across its attempts. */
+export class Exchange implements AttemptListener {
   private readonly label: string;
   private readonly bodyless: boolean;
+  /** The upstream request; `body` is set per attempt. */
+  private readonly upstreamRequest: Dispatcher.DispatchOptions;
   /** The picker's outstanding-request counter (least request): started per attempt, finished on settle. */
   private readonly load: RequestCounter | undefined;
   /** Retry allowances, the retry budget and the endpoints tried. */
@@ -28,14 +30,16 @@ class Exchange {
   private overallTimer: NodeJS.Timeout | undefined;
   private timedOut = false;
   private finished = false;
-  private upstream: ClientRequest | undefined;
+  /** The attempt whose events count; undefined once the exchange left it for good. */
+  private current: UpstreamAttempt | undefined;
   private target!: Target;
   private counters!: TargetCounters;
-  private timer: NodeJS.Timeout | undefined;
-  private connected = false;
   private responded = false;
   private responseDone = false;
-  /** The current attempt waits in the pool for a socket (counted in `counters.pending`). */
+  /** Restarts the upstream body after the client's socket drained. */
+  private resumeUpstream: (() => void) | undefined;
+  private onDrain: (() => void) | undefined;
+  /** The current attempt waits in the pool for a connection (counted in `counters.pending`). */
   private pending = false;
   private settled = true;
   private clientGone = false;
@@ -47,21 +51,21 @@ class Exchange {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly forward: ForwardRequest,
-    private readonly hash: number | undefined,
+    /** The upstream header list (upstream-request.ts); trace headers are set on it per attempt. */
+    private readonly headers: string[],
+    hash: number | undefined,
     /** The client's address for ClientIP affinity (undefined without affinity). */
-    private readonly clientIp: string | undefined,
+    clientIp: string | undefined,
     /** A Set-Cookie value for the response: the hash cookie this client lacked. */
     private readonly setCookie: string | undefined,
     /** This request's span and metrics, when recorded. */
     private readonly record: RequestRecord | undefined,
   ) {
     this.load = requestCounterFor(forward.destination);
-    this.headers = forwardHeaders(req.rawHeaders, KEEP_TRANSFER_ENCODING);
-    if (forward.addHost !== undefined) this.headers.push('Host', forward.addHost);
-    if (forward.setHeaders !== undefined) setHeaders(this.headers, forward.setHeaders);
     this.label = serviceLabel(forward.destination);
     const length = req.headers['content-length'];
     this.bodyless = req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+    this.upstreamRequest = { method: req.method as Dispatcher.HttpMethod, path: forward.path, headers, body: null };
     const destination = forward.destination;
     const policy = destination.type === 'service' ? destination : undefined;
     // Policy retries (`skein.io/retries`) only for idempotent requests without a body.
@@ -78,27 +82,24 @@ class Exchange {
     const target = this.admit(picked);
     if (target === undefined) return;
     this.target = target;
+    const pool = this.forwarder.pools.get(target);
     this.counters = this.forwarder.options.stats.counters(this.label, target.key);
     this.counters.total++;
     this.counters.active++;
-    this.pending = this.forwarder.poolFull(target);
+    this.pending = pool.full;
     if (this.pending) this.counters.pending++;
     this.load?.started(target);
     this.settled = false;
-    this.connected = false;
     if (this.record !== undefined) {
       const destination = this.forward.destination;
       const trace = this.record.attempt(target, destination.type === 'service' ? destination.affinity?.lastHit : undefined);
       if (trace !== undefined) setHeaders(this.headers, trace);
     }
-    const up = request({
-      host: target.address, port: target.port, method: this.req.method, path: this.forward.path,
-      headers: this.headers, agent: this.forwarder.agent,
-    });
-    this.upstream = up;
-    up.once('socket', (socket: Socket) => this.onSocket(up, socket));
-    up.once('response', (response: IncomingMessage) => this.onResponse(up, response));
-    up.on('error', (error: Error) => this.onUpstreamError(up, error));
+    const attempt = new UpstreamAttempt(this, pool);
+    this.current = attempt;
+    // A fresh body per attempt: one that failed to connect was never read (see request-body.ts).
+    this.upstreamRequest.body = this.bodyless ? null : new RequestBody(this.req);
+    pool.dispatch(this.upstreamRequest, attempt);
   }
 
   /**
@@ -120,114 +121,100 @@ class Exchange {
     return undefined;
   }
 
-  private onSocket(up: ClientRequest, socket: Socket): void {
-    if (up !== this.upstream) return;
+  onUpstreamConnect(): void {
     this.leavePending();
-    if (this.clientGone) return;
-    if (!socket.connecting) {
-      this.onConnect(up);
-      return;
-    }
-    const timeoutMs = this.forwarder.options.connectTimeoutMs;
-    this.timer = setTimeout(() => {
-      const error: NodeJS.ErrnoException = new Error(`connect timed out after ${timeoutMs} ms`);
-      error.code = 'ETIMEDOUT';
-      up.destroy(error);
-    }, timeoutMs);
-    socket.once('connect', () => this.onConnect(up));
   }
 
-  private onConnect(up: ClientRequest): void {
-    this.clearTimer();
-    if (up !== this.upstream || this.clientGone) return;
-    this.connected = true;
-    // Only now may body bytes leave the client's socket (see the header comment).
-    if (this.req.readableEnded) up.end();
-    else this.req.pipe(up);
-  }
-
-  private onResponse(up: ClientRequest, response: IncomingMessage): void {
-    if (up !== this.upstream) return;
+  onUpstreamHeaders(status: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    // Interim responses (103 Early Hints…) are not relayed, as node's http client skipped them.
+    if (status < 200) return true;
     const { res, req } = this;
-    if (this.clientGone || res.destroyed) {
+    if (res.destroyed) {
       this.responded = true;
-      up.destroy();
-      return;
+      this.leaveAttempt();
+      return false;
     }
-    const status = response.statusCode ?? 502;
     if (status >= 500) this.counters.errors++;
     this.report(status >= 500 ? 'http-5xx' : 'success');
     if (isRetryableStatus(status) && this.retries.mayPolicyRetry) {
       const failed = this.target;
       const next = this.policyRetryTarget();
       if (next) {
-        // The failed answer is discarded: destroying the request closes its connection
-        // (draining an unknown-size body could take as long as the request itself).
-        response.on('error', noop);
-        up.destroy();
+        // The failed answer is discarded: aborting closes its connection (draining an
+        // unknown-size body could take as long as the request itself).
+        this.leaveAttempt();
         this.settle();
         this.record?.attemptFailed(String(status));
         this.forwarder.options.logger.debug({ what: this.forward.what, failed: failed.key, next: next.key, status }, 'gateway error; retrying on another endpoint');
         this.attempt(next);
-        return;
+        return false;
       }
     }
     this.responded = true;
-    const flags = req.httpVersionMinor === 0 ? 0 : KEEP_TRANSFER_ENCODING;
+    this.resumeUpstream = resume;
     // An early answer (401, 413…) before the upload finished: the rest of the body has nowhere
     // to go, so close the client connection after the response rather than drain it.
     if (!req.complete) res.shouldKeepAlive = false;
-    const headers = forwardHeaders(response.rawHeaders, flags);
+    const headers = forwardHeaders(latin1(rawHeaders), req.httpVersionMinor === 0 ? 0 : KEEP_TRANSFER_ENCODING);
     if (this.setCookie !== undefined) headers.push('Set-Cookie', this.setCookie);
-    res.writeHead(status, response.statusMessage || undefined, headers);
-    response.pipe(res, { end: false });
-    response.once('end', () => {
-      this.responseDone = true;
-      this.clearOverallTimer();
-      const trailers = response.rawTrailers;
-      if (trailers.length > 0) {
-        const pairs: Array<[string, string]> = [];
-        for (let i = 0; i < trailers.length; i += 2) pairs.push([trailers[i]!, trailers[i + 1]!]);
-        res.addTrailers(pairs);
-      }
-      res.end();
-    });
-    response.once('close', () => {
-      if (response.complete || this.clientGone || this.timedOut) return;
-      // The endpoint died mid-response: the only honest signal left is to reset the client.
-      this.counters.errors++;
-      this.report('reset');
-      res.destroy();
-    });
+    res.writeHead(status, statusText || undefined, headers);
+    return true;
   }
 
-  private onUpstreamError(up: ClientRequest, error: Error): void {
-    if (up !== this.upstream) return;
-    this.clearTimer();
+  onUpstreamData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    // The client reads slower than the endpoint sends: pause the endpoint until it drains.
+    this.res.once('drain', this.onDrain ??= () => this.resumeUpstream?.());
+    return false;
+  }
+
+  onUpstreamComplete(rawTrailers: ReadonlyArray<Buffer | string> | null): void {
+    this.responseDone = true;
+    this.clearOverallTimer();
+    if (rawTrailers !== null && rawTrailers.length > 0) {
+      const pairs: Array<[string, string]> = [];
+      for (let i = 0; i + 1 < rawTrailers.length; i += 2) pairs.push([text(rawTrailers[i]!), text(rawTrailers[i + 1]!)]);
+      this.res.addTrailers(pairs);
+    }
+    this.res.end();
+  }
+
+  onUpstreamError(attempt: UpstreamAttempt, error: Error): void {
+    this.current = undefined;
     if (this.clientGone) return;
     const { counters, target } = this;
     if (this.responded) {
-      // After a complete response, only the unsent rest of an upload failed: nothing to tell.
-      // Mid-response, the response's 'close' counts it; make sure the client sees it.
-      if (!this.responseDone) this.res.destroy();
+      // Mid-response (a complete response ends the request for undici: no error follows it).
+      // The endpoint died: the only honest signal left is to reset the client.
+      if (this.responseDone || this.timedOut) return;
+      counters.errors++;
+      this.report('reset');
+      this.res.destroy();
       return;
     }
     this.settle();
     const what = this.forward.what;
-    if (!this.connected) {
+    if (!attempt.connected) {
+      if (isRequestRejected(error)) {
+        // Not the endpoint's fault, and undici may have left a connection marked busy.
+        attempt.pool.retire();
+        this.fail(badRequest(`the request cannot be forwarded: ${error.message}`));
+        return;
+      }
       counters.connectFailures++;
-      this.report((error as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'timeout' : 'connect-error');
+      const cause = upstreamCause(error);
+      this.report(cause === 'ETIMEDOUT' ? 'timeout' : 'connect-error');
       const next = this.retries.connectRetry(target);
       if (next) {
         this.record?.attemptFailed('connect-error');
-        this.forwarder.options.logger.debug({ what, failed: target.key, next: next.key, cause: causeOf(error) }, 'connect failed; retrying on another endpoint');
+        this.forwarder.options.logger.debug({ what, failed: target.key, next: next.key, cause }, 'connect failed; retrying on another endpoint');
         this.attempt(next);
         return;
       }
-      this.fail(connectFailed(what, target.key, causeOf(error)));
+      this.fail(connectFailed(what, target.key, cause));
       return;
     }
-    if (up.reusedSocket && this.bodyless && this.retries.resend()) {
+    if (attempt.reused && this.bodyless && this.retries.resend()) {
       // A pooled connection the endpoint closed while idle (the keep-alive race): the request
       // never reached the application, so send it again on a fresh connection.
       this.record?.attemptFailed('reset');
@@ -239,11 +226,11 @@ class Exchange {
     const next = this.policyRetryTarget();
     if (next) {
       this.record?.attemptFailed('reset');
-      this.forwarder.options.logger.debug({ what, failed: target.key, next: next.key, cause: causeOf(error) }, 'reset before response; retrying on another endpoint');
+      this.forwarder.options.logger.debug({ what, failed: target.key, next: next.key, cause: upstreamCause(error) }, 'reset before response; retrying on another endpoint');
       this.attempt(next);
       return;
     }
-    this.fail(upstreamFailed(what, target.key, causeOf(error)));
+    this.fail(upstreamFailed(what, target.key, upstreamCause(error)));
   }
 
   /** The endpoint for a policy retry after the current attempt failed (none once timed out). */
@@ -256,16 +243,13 @@ class Exchange {
     this.overallTimer = undefined;
     if (this.clientGone || this.responseDone || this.res.writableFinished) return;
     this.timedOut = true;
-    this.clearTimer();
-    const up = this.upstream;
-    this.upstream = undefined;
     if (!this.settled) {
       this.counters.errors++;
       // One outcome per attempt: a response that started was already reported.
       if (!this.responded) this.report('timeout');
     }
     this.settle();
-    up?.destroy();
+    this.leaveAttempt();
     this.forwarder.options.logger.debug({ what: this.forward.what, target: this.target.key, timeoutMs }, 'request timed out');
     this.fail(upstreamTimeout(this.forward.what, timeoutMs));
   }
@@ -274,11 +258,17 @@ class Exchange {
     if (!this.res.writableFinished) {
       this.clientGone = true;
       this.errorCode ??= 'client-closed';
-      this.clearTimer();
-      this.upstream?.destroy();
+      this.leaveAttempt();
     }
     this.settle();
     this.finish();
+  }
+
+  /** Stops listening to the current attempt and aborts it (or drops it, if still waiting). */
+  private leaveAttempt(): void {
+    const attempt = this.current;
+    this.current = undefined;
+    attempt?.leave();
   }
 
   /** The client's response is over (exactly once): leave the budget, stop the overall timer. */
@@ -323,15 +313,19 @@ class Exchange {
     this.counters.pending--;
   }
 
-  private clearTimer(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-  }
-
   private report(outcome: 'success' | 'connect-error' | 'reset' | 'timeout' | 'http-5xx'): void {
     const destination = this.forward.destination;
     if (destination.type === 'service') this.forwarder.options.dataplane?.report(destination.service, this.target, outcome);
   }
+}
+
+/** undici's raw header Buffers as the strings node's parser would give (latin1: bytes kept). */
+function latin1(raw: readonly Buffer[]): string[] {
+  const out = new Array<string>(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw[i]!.toString('latin1');
+  return out;
+}
+
+function text(value: Buffer | string): string {
+  return typeof value === 'string' ? value : value.toString('latin1');
 }

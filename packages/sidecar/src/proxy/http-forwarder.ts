@@ -1,28 +1,34 @@
 // Forwards one HTTP/1.1 request to an endpoint and streams the answer back: the endpoint leg of
 // the outbound proxy, the service listeners and the inbound proxy. Connections are pooled per
-// endpoint (one keep-alive Agent; node keys its pools by host:port). Bodies stream with
-// backpressure both ways and are never buffered.
+// endpoint in undici pools (upstream-pools.ts): node's http client stack cost ~1.6x the CPU per
+// request of undici's (issue 6, bench/http-peers.mjs). Bodies stream with backpressure both ways
+// and are never buffered.
 //
 // Retries follow Envoy's default retry policy for a sidecar: only connect failures, on another
-// endpoint. A request body is only ever read once the endpoint's connection is up, so a
-// connect failure never loses body bytes and every connect failure is safely retryable.
+// endpoint. A request body is only ever read once the endpoint's connection is up (undici reads
+// it when it writes the request; see request-body.ts), so a connect failure never loses body
+// bytes and every connect failure is safely retryable. A bodiless request that a reused
+// keep-alive connection lost before any response byte (the endpoint closed it as we sent) is
+// sent again on a fresh connection, spending a connect retry.
 // A Service may opt in to more (`skein.io/retries`, `skein.io/timeout`): retries of idempotent
 // bodiless requests on 502/503/504 or a reset before any response byte, on a different endpoint,
 // within a retry budget; and an overall timeout (see retry-policy.ts).
 //
 // Circuit breaking, with Envoy's defaults: an endpoint takes at most `maxRequestsPerEndpoint`
 // requests in flight (counted per service and endpoint in ClusterStats, pending ones included)
-// and at most `maxPendingPerEndpoint` waiting in the pool for a socket. A request for a full
+// and at most `maxPendingPerEndpoint` waiting in the pool for a connection. A request for a full
 // endpoint goes to another one (not reported as an outlier failure, not using a retry); when
 // every endpoint is full it is answered 503 SKEIN_ERR_OVERFLOW. Overflows are counted per endpoint.
-import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dataplane, DestinationError, Target } from '../dataplane.js';
 import type { Logger } from '../logger.js';
 import type { ClusterStats, TargetCounters } from './cluster-stats.js';
 import { clientIpOf, firstTarget, isError, newHashCookie, requestHashOf, type Routable } from './destination.js';
 import { RetryBudgets, type RetryBudget } from './retry-policy.js';
 import { Exchange } from './http-exchange.js';
-import type { RequestTelemetry } from '../telemetry/request-telemetry.js';
+import { UpstreamPools } from './upstream-pools.js';
+import { upstreamHeaders } from './upstream-request.js';
+import type { RequestRecord, RequestTelemetry } from '../telemetry/request-telemetry.js';
 
 /** What every forwarded request shares. */
 export interface HttpForwarderOptions {
@@ -42,8 +48,10 @@ export interface HttpForwarderOptions {
   readonly retryBudgets?: RetryBudgets;
   /** Requests in flight per endpoint (and service) before it overflows. Default 1024 (Envoy's max_requests). */
   readonly maxRequestsPerEndpoint?: number | undefined;
-  /** Requests per endpoint (and service) queued for a pooled socket before it overflows. Default 1024 (Envoy's max_pending_requests). */
+  /** Requests per endpoint (and service) queued for a pooled connection before it overflows. Default 1024 (Envoy's max_pending_requests). */
   readonly maxPendingPerEndpoint?: number | undefined;
+  /** Connections per endpoint; more requests wait in its pool (pending). Default 256. */
+  readonly connectionsPerEndpoint?: number | undefined;
 }
 
 /** One forwarded request: where it goes and how it is rewritten. */
@@ -62,16 +70,17 @@ export interface ForwardRequest {
   readonly setHeaders?: Readonly<Record<string, string>>;
 }
 
-// Free sockets idle longer than this are closed: below node's default server keepAliveTimeout
-// (5 s), so the pool rarely reuses a socket the endpoint is closing at the same moment.
-const IDLE_SOCKET_MS = 4000;
+// Idle connections are closed after this: below node's default server keepAliveTimeout (5 s),
+// so the pool rarely reuses a connection the endpoint is closing at the same moment.
+const IDLE_CONNECTION_MS = 4000;
+const DEFAULT_CONNECTIONS = 256;
 const DEFAULT_MAX_REQUESTS = 1024;
 const DEFAULT_MAX_PENDING = 1024;
 
 /** Forwards HTTP/1.1 requests to endpoints over a keep-alive pool. */
 export class HttpForwarder {
-  /** The endpoint connection pool (exposed for tests and draining). */
-  readonly agent: Agent;
+  /** The endpoint connection pools (exposed for tests). */
+  readonly pools: UpstreamPools;
   readonly options: HttpForwarderOptions;
   /** Retry budgets by service label (for the policy retries of `skein.io/retries`). */
   private readonly budgets: RetryBudgets;
@@ -83,17 +92,21 @@ export class HttpForwarder {
     this.maxRequests = options.maxRequestsPerEndpoint ?? DEFAULT_MAX_REQUESTS;
     this.budgets = options.retryBudgets ?? new RetryBudgets();
     this.maxPending = options.maxPendingPerEndpoint ?? DEFAULT_MAX_PENDING;
-    // lifo: reuse the most recently used socket, so surplus idle ones age out (as node's global agent).
-    this.agent = new Agent({ keepAlive: true, scheduling: 'lifo', timeout: IDLE_SOCKET_MS, maxSockets: 256, maxFreeSockets: 64 });
+    // undici's pools give a request to the first idle connection slot, in a fixed order, so
+    // surplus connections idle out (as they did with node's lifo Agent).
+    this.pools = new UpstreamPools({
+      connectTimeoutMs: options.connectTimeoutMs, connections: options.connectionsPerEndpoint ?? DEFAULT_CONNECTIONS, idleTimeoutMs: IDLE_CONNECTION_MS,
+    });
   }
 
   /**
    * Forwards `req` as described by `forward` and answers on `res`: the endpoint's response,
    * streamed; or an error response (503 when no endpoint could be reached, 502 when one failed
-   * before answering); or, when the endpoint fails mid-response, a destroyed client connection.
-   * If the client goes away first, the upstream request is aborted. A hashing picker gets the
-   * request's hash (`skein.io/hash-key`: header, cookie, or the client's address — on the
-   * outbound listener, the app's own address); a client without the hash cookie is given one.
+   * before answering, 400 for a request head undici cannot send: see upstream-request.ts); or,
+   * when the endpoint fails mid-response, a destroyed client connection. If the client goes
+   * away first, the upstream request is aborted. A hashing picker gets the request's hash
+   * (`skein.io/hash-key`: header, cookie, or the client's address — on the outbound listener,
+   * the app's own address); a client without the hash cookie is given one.
    */
   forward(req: IncomingMessage, res: ServerResponse, forward: ForwardRequest): void {
     if (res.destroyed) return;
@@ -107,13 +120,17 @@ export class HttpForwarder {
       path: forward.path, protocolVersion: req.httpVersion, service: destination.type === 'service' ? destination.service : undefined,
       rule: destination.type === 'service' ? destination.rule : undefined,
     }, req.headers);
-    const first = firstTarget(destination, hash, clientIp);
-    if (isError(first)) {
-      writeErrorResponse(req, res, first);
-      record?.end(first.status, first.code);
+    const headers = upstreamHeaders(req, forward);
+    if (!Array.isArray(headers)) {
+      answerError(req, res, headers, record);
       return;
     }
-    new Exchange(this, req, res, forward, hash, clientIp, cookie?.setCookie, record).attempt(first);
+    const first = firstTarget(destination, hash, clientIp);
+    if (isError(first)) {
+      answerError(req, res, first, record);
+      return;
+    }
+    new Exchange(this, req, res, forward, headers, hash, clientIp, cookie?.setCookie, record).attempt(first);
   }
 
   /**
@@ -135,14 +152,11 @@ export class HttpForwarder {
   }
 
   /**
-   * Whether a new request to `target` would wait in the pool: no idle socket and the target's
-   * socket limit reached (the condition under which node's Agent queues a request).
+   * Whether a new request to `target` would wait in the pool: no free connection and the
+   * target's connection limit reached (the condition under which its undici pool queues).
    */
   poolFull(target: Target): boolean {
-    const agent = this.agent;
-    const name = agent.getName({ host: target.address, port: target.port });
-    if ((agent.freeSockets[name]?.length ?? 0) > 0) return false;
-    return (agent.sockets[name]?.length ?? 0) >= agent.maxSockets;
+    return this.pools.peek(target.key)?.full ?? false;
   }
 
   /** Circuit breaking: whether `counters`' endpoint can take no more requests now. */
@@ -153,8 +167,13 @@ export class HttpForwarder {
 
   /** Closes pooled connections (in-flight ones included). */
   close(): void {
-    this.agent.destroy();
+    this.pools.close();
   }
+}
+
+function answerError(req: IncomingMessage, res: ServerResponse, error: DestinationError, record: RequestRecord | undefined): void {
+  writeErrorResponse(req, res, error);
+  record?.end(error.status, error.code);
 }
 
 /**
