@@ -13,8 +13,27 @@ export interface RequestOrigin {
   readonly authority: string;
 }
 
+// Origins parsed before: an app talks to a handful of origins, and `new URL` costs about a
+// microsecond per request. Bounded: cleared when full (a crawler of many hosts just re-parses).
+const parsedOrigins = new Map<string, RequestOrigin>();
+const MAX_PARSED_ORIGINS = 1024;
+
 /** Parses a dispatch `origin` ("http://web.demo", URL). A MeshError when it is missing or not http(s). */
 export function parseOrigin(origin: string | URL | undefined): RequestOrigin | MeshError {
+  if (typeof origin === 'string') {
+    const known = parsedOrigins.get(origin);
+    if (known !== undefined) return known;
+    const parsed = parseOriginUncached(origin);
+    if (!(parsed instanceof MeshError)) {
+      if (parsedOrigins.size >= MAX_PARSED_ORIGINS) parsedOrigins.clear();
+      parsedOrigins.set(origin, parsed);
+    }
+    return parsed;
+  }
+  return parseOriginUncached(origin);
+}
+
+function parseOriginUncached(origin: string | URL | undefined): RequestOrigin | MeshError {
   if (origin === undefined) return new MeshError(ERR_BAD_TARGET, 'skein: dispatch without an origin (use an absolute URL)', 400);
   let url: URL;
   try {
@@ -47,7 +66,7 @@ export function withHostHeader(headers: Headers, authority: string): Headers {
   if (Array.isArray(headers)) {
     // A flat [name, value, name, value…] list, as undici reads arrays.
     const flat = headers as string[];
-    for (let i = 0; i < flat.length; i += 2) if (flat[i]!.toLowerCase() === 'host') return headers;
+    for (let i = 0; i < flat.length; i += 2) if (isHost(flat[i]!)) return headers;
     return [...flat, 'host', authority];
   }
   if (isIterable(headers)) {
@@ -56,14 +75,19 @@ export function withHostHeader(headers: Headers, authority: string): Headers {
     let hasHost = false;
     for (const [name, value] of headers) {
       if (value === undefined) continue;
-      hasHost ||= name.toLowerCase() === 'host';
+      hasHost ||= isHost(name);
       flat.push(name, value);
     }
     if (!hasHost) flat.push('host', authority);
     return flat as string[];
   }
-  for (const name of Object.keys(headers)) if (name.toLowerCase() === 'host') return headers;
+  for (const name in headers) if (isHost(name)) return headers;
   return { ...headers, host: authority } as Headers;
+}
+
+/** Whether a header name is Host, in any case (the length test spares most names a lower-casing). */
+function isHost(name: string): boolean {
+  return name.length === 4 && name.toLowerCase() === 'host';
 }
 
 /** Decides as undici's Request does: an own iterator, or an iterable class instance (Map, Headers). */

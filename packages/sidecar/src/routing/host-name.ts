@@ -21,7 +21,8 @@ export function normalizeHost(host: string): string {
  */
 export function canonicalIp(text: string): string | undefined {
   if (isIPv4(text)) return text;
-  if (!isIPv6(text)) return undefined;
+  // Most hosts are names: skip the (long) IPv6 pattern unless there is a colon to match.
+  if (!text.includes(':') || !isIPv6(text)) return undefined;
   const groups = ipv6Groups(text);
   let bestStart = -1;
   let bestLength = 1;
