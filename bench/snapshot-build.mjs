@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { ClusterState } from '../packages/control-plane/dist/model/cluster-state.js';
 import { buildMeshModel, DEFAULT_MODEL_OPTIONS, updateMeshModel } from '../packages/control-plane/dist/model/translate.js';
 import { buildSnapshot } from '../packages/control-plane/dist/snapshot/snapshot.js';
+import { pb, TYPE_ENDPOINT_GROUP } from '../packages/protocol/dist/index.js';
 import { summarize } from './stats.mjs';
 import { sliceObject, WORLD, worldObjects } from './world.mjs';
 
@@ -46,6 +47,18 @@ const heapBuilt = heapUsed();
 const resources = Object.fromEntries([...snapshot.resources].map(([type, byName]) => [type, byName.size]));
 let encodedBytes = 0;
 for (const byName of snapshot.resources.values()) for (const r of byName.values()) encodedBytes += r.encoded.length;
+
+// What one EndpointGroup (the payload of a one-endpoint delta push) is made of.
+const sample = snapshot.resources.get(TYPE_ENDPOINT_GROUP).values().next().value;
+const decoded = pb.EndpointGroup.decode(sample.body);
+const field = (length) => 1 + (length < 128 ? 1 : 2) + length; // tag, length, bytes
+const endpointBytes = decoded.endpoints.map((e) => field(pb.Endpoint.encode(e).finish().length));
+const portBytes = decoded.endpoints.map((e) => e.ports.reduce((n, p) => n + field(pb.EndpointPort.encode(p).finish().length), 0));
+const anatomy = {
+  resource: sample.encoded.length, body: sample.body.length, endpoints: decoded.endpoints.length,
+  endpointsBytes: endpointBytes.reduce((a, b) => a + b, 0), portsBytes: portBytes.reduce((a, b) => a + b, 0),
+  nameAndVersion: sample.encoded.length - field(sample.body.length),
+};
 
 // Baseline: everything from scratch.
 const full = { totalMs: [], modelMs: [], snapshotMs: [] };
@@ -93,6 +106,7 @@ process.stdout.write(JSON.stringify({
   objects: objects.length,
   resources,
   encodedBytes,
+  anatomy,
   loadMs,
   full: summary(full),
   incremental: summary(incremental),

@@ -1,94 +1,135 @@
-// Scenario 2 helper: one child process holding many discovery subscribers, driven by
-// bench/run.mjs over IPC. Each subscriber is its own gRPC channel (its own TCP connection,
-// like one sidecar), subscribes to both resource types with wildcard, ACKs every response at
-// once and records when each response arrived, tagged with the phase the parent announced.
+// One child process holding many simulated subscribers (bench/light-client.mjs), driven by
+// bench/convergence.mjs and bench/churn.mjs over IPC. Records when each response arrived,
+// tagged with the phase the parent announced; in a churn phase, it records instead which
+// EndpointGroup edit each delta push carried (compactly: thousands of pushes per subscriber).
 //
-// Messages in:  {type:'connect', address, delta, sotw, prefix, deadlineMs}
-//               {type:'phase', name, need: [typeUrl...]}   -> {type:'phase-set', name}
-//               {type:'report'} -> {type:'report', subscribers:[...]}   {type:'close'}
+// Messages in:  {type:'connect', address, delta, sotw, prefix}
+//               {type:'phase', name, need: [typeUrl...], churn?: boolean}   -> {type:'phase-set', name}
+//               {type:'report'} -> {type:'report', subscribers:[...]}
+//               {type:'churn-report', edits: [[service, revision, writeAt]...]} -> {type:'churn-report', ...}
+//               {type:'close'}
 // Messages out: {type:'phase-done', name, at} once every subscriber has received, in the
 //               current phase, a response of each type in `need`; {type:'error', message}.
-import { DiscoveryTestClient } from '../packages/testkit/dist/index.js';
-import { pb, TYPE_ENDPOINT_GROUP, TYPE_SERVICE } from '../packages/protocol/dist/index.js';
-
-/** Subscribers per mode whose responses are re-encoded to count their bytes. */
-const SIZE_SAMPLES = 2;
+import { TYPE_ENDPOINT_GROUP } from '../packages/protocol/dist/index.js';
+import { groupAddresses, keepResources, subscribe } from './light-client.mjs';
+import { editOf } from './world.mjs';
 
 const subscribers = [];
-let phase = { name: 'idle', need: [] };
+let phase = { name: 'idle', need: [], churn: false };
 let phaseDone = new Set();
 let closing = false;
+/** Churn receipts: subscriber index, service index, edit tag, arrival time; four numbers each. */
+let receipts = new Float64Array(1 << 16);
+let receiptCount = 0;
 
 const send = (message) => process.send?.(message);
 
-function phaseComplete(sub) {
-  return phase.need.every((typeUrl) => sub.responses.some((r) => r.phase === phase.name && r.typeUrl === typeUrl));
-}
-
+/** A phase is done when every subscriber has what it needs, or has failed for good (reported as an error). */
 function checkPhase(sub) {
-  if (phase.need.length === 0 || phaseDone.has(sub) || !phaseComplete(sub)) return;
+  if (phase.need.length === 0 || phaseDone.has(sub)) return;
+  if (!sub.failed && !phase.need.every((typeUrl) => sub.seen.has(typeUrl))) return;
   phaseDone.add(sub);
   if (phaseDone.size === subscribers.length) send({ type: 'phase-done', name: phase.name, at: Date.now() });
 }
 
-async function receive(sub, deadlineMs) {
-  for (;;) {
-    let response;
-    try {
-      response = await sub.client.next(undefined, Math.max(1, deadlineMs - Date.now()));
-    } catch (err) {
-      if (!closing) send({ type: 'error', message: `${sub.id}: ${err.message}` });
-      return;
+function record(sub, index, response, at) {
+  if (phase.churn) {
+    sub.churn.responses++;
+    sub.churn.bytes += response.bytes;
+    sub.churn.lastAt = at;
+    if (response.typeUrl !== TYPE_ENDPOINT_GROUP) return;
+    for (const raw of response.raw ?? []) {
+      const { name, addresses } = groupAddresses(raw);
+      const edit = editOf(name, { endpoints: addresses.map((address) => ({ address })) });
+      if (!edit) continue;
+      if ((receiptCount + 1) * 4 > receipts.length) {
+        const grown = new Float64Array(receipts.length * 2);
+        grown.set(receipts);
+        receipts = grown;
+      }
+      receipts.set([index, edit.service, edit.tag, at], receiptCount++ * 4);
     }
-    const at = Date.now();
-    sub.client.ack(response);
-    sub.responses.push({
-      phase: phase.name, at, typeUrl: response.typeUrl, resources: response.resources.length,
-      removed: response.removedResources.length,
-      bytes: sub.sampled ? pb.DiscoveryResponse.encode(response).finish().length : undefined,
-    });
-    checkPhase(sub);
+    return;
   }
+  sub.responses.push({
+    phase: phase.name, at, typeUrl: response.typeUrl, resources: response.resources, removed: response.removed, bytes: response.bytes,
+  });
+  sub.seen.add(response.typeUrl);
+  checkPhase(sub);
 }
 
-function connect({ address, delta, sotw, prefix, deadlineMs }) {
-  const startedAt = Date.now();
+function connect({ address, delta, sotw, prefix }) {
   const modes = [...Array(delta).fill('delta'), ...Array(sotw).fill('sotw')];
-  let sampled = { delta: 0, sotw: 0 };
   modes.forEach((mode, i) => {
     const id = `${prefix}-${mode}-${i}`;
-    const zone = i % 2 === 0 ? 'zone-a' : 'zone-b';
-    // A local subchannel pool: without it grpc-js shares one connection among same-target channels.
-    const client = DiscoveryTestClient.connect(address, {
+    const node = {
       id, podName: id, namespace: `ns-${i % 10}`, nodeName: `node-${i % 6}`,
-      locality: { region: 'region-1', zone }, agentVersion: 'bench',
-    }, { channelOptions: { 'grpc.use_local_subchannel_pool': 1 } });
-    const sub = { id, mode, client, responses: [], sampled: sampled[mode]++ < SIZE_SAMPLES };
-    subscribers.push(sub);
-    const names = mode === 'delta' ? ['*'] : [];
-    client.subscribe(TYPE_SERVICE, { mode, names });
-    client.subscribe(TYPE_ENDPOINT_GROUP, { mode, names });
-    void receive(sub, deadlineMs);
+      locality: { region: 'region-1', zone: i % 2 === 0 ? 'zone-a' : 'zone-b' }, agentVersion: 'bench',
+    };
+    const sub = { id, mode, responses: [], seen: new Set(), churn: { responses: 0, bytes: 0, lastAt: 0 }, retries: 0, failed: false };
+    const index = subscribers.push(sub) - 1;
+    sub.client = subscribe({
+      address, node, mode,
+      onResponse: (response, at) => record(sub, index, response, at),
+      onRetry: () => sub.retries++,
+      onEnd: (status) => {
+        if (closing) return;
+        sub.failed = true;
+        send({ type: 'error', message: `${id}: stream ended: ${status.code} ${status.details}` });
+        checkPhase(sub);
+      },
+    });
   });
-  return startedAt;
+}
+
+/**
+ * Per edit and subscriber, the delay from the edit's write to the first push carrying it, as a
+ * histogram in whole milliseconds; edits a subscriber never saw are counted as missed.
+ */
+function churnReport(edits) {
+  // Edits by service and tag, latest last: a receipt belongs to the latest such edit written before it.
+  const byKey = new Map();
+  for (const [service, revision, writeAt] of edits) {
+    const key = `${service}:${editOf.tag(revision)}`;
+    if (!byKey.has(key)) byKey.set(key, []);
+    byKey.get(key).push({ writeAt, seen: new Set() });
+  }
+  const histogram = new Map();
+  for (let r = 0; r < receiptCount; r++) {
+    const [index, service, tag, at] = receipts.subarray(r * 4, r * 4 + 4);
+    const candidates = byKey.get(`${service}:${tag}`);
+    const edit = candidates?.findLast((e) => e.writeAt <= at);
+    if (!edit || edit.seen.has(index)) continue;
+    edit.seen.add(index);
+    const ms = Math.round(at - edit.writeAt);
+    histogram.set(ms, (histogram.get(ms) ?? 0) + 1);
+  }
+  let missed = 0;
+  for (const list of byKey.values()) for (const e of list) missed += subscribers.length - e.seen.size;
+  return {
+    type: 'churn-report', histogram: [...histogram], missed,
+    responses: subscribers.map((s) => s.churn.responses), bytes: subscribers.reduce((n, s) => n + s.churn.bytes, 0),
+  };
 }
 
 process.on('message', (message) => {
   switch (message.type) {
     case 'phase':
-      phase = { name: message.name, need: message.need };
+      phase = { name: message.name, need: message.need, churn: message.churn === true };
+      // Every push of a churn phase is looked into, whatever its size (it may carry many groups).
+      keepResources(phase.churn ? Infinity : 64 * 1024);
       phaseDone = new Set();
+      for (const sub of subscribers) sub.seen.clear();
       send({ type: 'phase-set', name: message.name });
-      for (const sub of subscribers) checkPhase(sub);
       return;
     case 'connect':
-      send({ type: 'connecting', at: connect(message) });
+      connect(message);
       return;
     case 'report':
-      send({
-        type: 'report',
-        subscribers: subscribers.map(({ id, mode, responses }) => ({ id, mode, responses })),
-      });
+      send({ type: 'report', subscribers: subscribers.map(({ id, mode, responses, retries, failed }) => ({ id, mode, responses, retries, failed })) });
+      return;
+    case 'churn-report':
+      send(churnReport(message.edits));
       return;
     case 'close':
       closing = true;

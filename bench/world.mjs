@@ -41,12 +41,30 @@ export function serviceObject(i, world = WORLD) {
   };
 }
 
+/** What an edit to `revision` writes into the last octet of endpoint 0's address (100..249): its tag. */
+const EDIT_HOSTS = 150;
+const editTag = (revision) => revision % EDIT_HOSTS;
+
+/**
+ * Which edit an EndpointGroup (decoded, named "<ns>/svc-NNNN") carries: {service, tag} with the
+ * tag of its revision (`editOf.tag(revision)`), or undefined for a group never edited.
+ */
+export function editOf(name, group) {
+  const service = Number(name.slice(name.lastIndexOf('-') + 1));
+  for (const endpoint of group.endpoints) {
+    const host = Number(endpoint.address.slice(endpoint.address.lastIndexOf('.') + 1));
+    if (host >= 100) return { service, tag: host - 100 };
+  }
+  return undefined;
+}
+editOf.tag = editTag;
+
 /** The EndpointSlice of Service `i`; `revision` > 0 moves endpoint 0 to another address (one edit). */
 export function sliceObject(i, revision = 0, world = WORLD) {
   const { namespace, name } = serviceRef(i, world);
   const endpoints = Array.from({ length: world.endpointsPerService }, (_, j) => {
     const node = (i + j) % world.nodes;
-    const host = j === 0 && revision > 0 ? 100 + (revision % 150) : j + 1;
+    const host = j === 0 && revision > 0 ? 100 + editTag(revision) : j + 1;
     return {
       addresses: [`10.${64 + (i >> 8)}.${i & 255}.${host}`],
       conditions: { ready: true, serving: true, terminating: false },
@@ -103,25 +121,31 @@ export function toYaml(value, indent = '') {
   return scalar(value);
 }
 
-const serviceFile = (dir, i, world) => join(dir, `${serviceRef(i, world).namespace}-svc-${pad(i)}.yaml`);
+const serviceFile = (dir, i, world, format) => join(dir, `${serviceRef(i, world).namespace}-svc-${pad(i)}.${format}`);
 
-function serviceYaml(i, revision, world) {
-  return `${toYaml(serviceObject(i, world))}\n---\n${toYaml(sliceObject(i, revision, world))}\n`;
+/**
+ * Service `i`'s file: YAML (two documents), or JSON (a List), which the files source parses
+ * with JSON.parse, about as cheaply as the control plane reads the API server's watch events.
+ */
+function serviceText(i, revision, world, format) {
+  const [service, slice] = [serviceObject(i, world), sliceObject(i, revision, world)];
+  if (format === 'json') return `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [service, slice] }, null, 1)}\n`;
+  return `${toYaml(service)}\n---\n${toYaml(slice)}\n`;
 }
 
-/** Writes the world into `dir`: nodes.yaml plus one file (Service + EndpointSlice) per Service. */
-export function writeWorld(dir, world = WORLD) {
+/** Writes the world into `dir`: nodes.yaml plus one file (Service + EndpointSlice) per Service, `format` 'yaml' or 'json'. */
+export function writeWorld(dir, world = WORLD, format = 'yaml') {
   writeFileSync(join(dir, 'nodes.yaml'), nodeObjects(world).map((n) => toYaml(n)).join('\n---\n') + '\n');
-  for (let i = 0; i < world.services; i++) writeFileSync(serviceFile(dir, i, world), serviceYaml(i, 0, world));
+  for (let i = 0; i < world.services; i++) writeFileSync(serviceFile(dir, i, world, format), serviceText(i, 0, world, format));
 }
 
 /**
  * Edits ONE EndpointSlice on disk (Service `i`'s, to `revision`) the way an editor saves:
  * write a temporary file, then rename over the manifest (atomic, so no half-written read).
  */
-export function editSliceFile(dir, i, revision, world = WORLD) {
-  const file = serviceFile(dir, i, world);
+export function editSliceFile(dir, i, revision, world = WORLD, format = 'yaml') {
+  const file = serviceFile(dir, i, world, format);
   const tmp = `${file}.${revision}.tmp`;
-  writeFileSync(tmp, serviceYaml(i, revision, world));
+  writeFileSync(tmp, serviceText(i, revision, world, format));
   renameSync(tmp, file);
 }

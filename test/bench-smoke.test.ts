@@ -1,8 +1,8 @@
-// The benchmarks must not rot: each scenario runs in its smoke form (a second per contender, no
-// BENCHMARKS.md writing) and must finish without a failed contender. The figures are not looked
-// at — tests never assert timings. The peers scenario installs wrk, nginx-light and haproxy from
-// Debian when it can (a contender it cannot install is skipped with the reason, not failed).
-// Needs the built packages (pnpm build).
+// The benchmarks must not rot: each scenario runs in its smoke form (a second per contender, a
+// handful of subscribers, no BENCHMARKS.md writing) and must finish without a failed contender.
+// The figures are not looked at — tests never assert timings. The peers scenario installs wrk,
+// nginx-light and haproxy from Debian when it can (a contender it cannot install is skipped
+// with the reason, not failed). Needs the built packages (pnpm build).
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,12 @@ describe('benchmarks, smoke runs', () => {
 
   it('tracing overhead (sidecar with tracing off and on)', async () => {
     expect(await bench('http-proxy.mjs', ['--seconds', '1', '--rounds', '1', '--no-write'], 120_000)).toContain('## Tracing overhead');
+  }, 150_000);
+
+  it('control plane: snapshot build, convergence (delta and SotW) and churn, with a small world', async () => {
+    const out = await bench('control-plane.mjs', ['--smoke'], 120_000);
+    expect(out).toContain('### 2. Convergence');
+    expect(out).toContain('### 3. Churn');
   }, 150_000);
 
   it('gRPC through the sidecar and library mode', async () => {

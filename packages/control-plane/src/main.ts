@@ -156,6 +156,8 @@ export async function startControlPlane(config: ControlPlaneConfig, log: Logger)
     },
   });
 
+  metrics.observePushQueue(() => discovery.pushQueue());
+
   const app = adminApp({
     store,
     readiness: () => {

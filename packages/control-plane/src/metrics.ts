@@ -30,8 +30,8 @@ export class ControlPlaneMetrics {
   /** Observed once per subscriber and version: from the source seeing a change to the ACK of the first version carrying it. */
   readonly pushLatency = new Histogram({ name: 'skein_control_plane_push_latency_seconds', help: 'Time from a source event (watch event, manifest change) to the subscriber\'s ACK of the first version carrying it', labelNames: ['type'] as const, buckets: PUSH_LATENCY_BUCKETS, registers: [this.registry] });
 
-  /** `subscribers`: the live subscribers, read at scrape time for the NACKing gauge. */
-  constructor(subscribers?: SubscriberRegistry) {
+  /** `subscribers`: the live subscribers, read at scrape time for the NACKing and lag gauges; `now`: their clock. */
+  constructor(subscribers?: SubscriberRegistry, now: () => number = Date.now) {
     collectDefaultMetrics({ register: this.registry });
     if (subscribers) {
       new Gauge({
@@ -41,7 +41,31 @@ export class ControlPlaneMetrics {
           for (const type of RESOURCE_TYPES) this.set({ type }, subscribers.countNacking(type));
         },
       });
+      // Bounded while pushes keep up with changes (they coalesce); growing means a backlog.
+      new Gauge({
+        name: 'skein_control_plane_push_lag_seconds', help: 'Age of the oldest change that some connected subscriber has not ACKed yet (0: every subscriber holds every change)',
+        labelNames: ['type'] as const, registers: [this.registry],
+        collect() {
+          const at = now();
+          for (const type of RESOURCE_TYPES) {
+            const oldest = subscribers.oldestUnackedChange(type);
+            this.set({ type }, oldest === undefined ? 0 : Math.max(0, at - oldest) / 1000);
+          }
+        },
+      });
     }
+  }
+
+  /** Gauges of the discovery server's send budget (large responses in flight, streams waiting), read at scrape time. */
+  observePushQueue(read: () => { inFlightBytes: number; waitingStreams: number }): void {
+    new Gauge({
+      name: 'skein_control_plane_push_queue_streams', help: 'Discovery streams whose large response waits for room in the send budget',
+      registers: [this.registry], collect() { this.set(read().waitingStreams); },
+    });
+    new Gauge({
+      name: 'skein_control_plane_push_in_flight_bytes', help: 'Bytes of large discovery responses handed to gRPC and not yet written out',
+      registers: [this.registry], collect() { this.set(read().inFlightBytes); },
+    });
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -80,6 +80,11 @@ export interface OutgoingResponse {
   controlPlane: string;
   /** The subscriber's locality from its Node's labels; omitted when the control plane does not know it. */
   nodeLocality?: { readonly region: string; readonly zone: string };
+  /**
+   * `encodeResourceField(resources)`, when the server already has it: a list of resources sent
+   * to many subscribers (a full view) is encoded once and these bytes are copied as they are.
+   */
+  encodedResources?: Uint8Array;
 }
 
 type Mode = (typeof Mode)[keyof typeof Mode];
@@ -92,10 +97,64 @@ const tag = (field: number, wireType: number): number => (field << 3) | wireType
  * of being encoded again for every stream. Byte-compatible with `pb.DiscoveryResponse.encode`.
  */
 export function encodeResponse(response: OutgoingResponse): Buffer {
+  const w = writeHead(protobuf.Writer.create(), response);
+  const field = response.encodedResources;
+  if (field) return joinAround(w.finish(), field, writeTail(protobuf.Writer.create(), response).finish());
+  for (const resource of response.resources) w.uint32(tag(3, LEN)).bytes(resource.encoded);
+  return toBuffer(writeTail(w, response).finish());
+}
+
+/**
+ * The server's serializer: the bytes `encodeResponse` writes, in one buffer it reuses from
+ * call to call, so a full view sent to thousands of streams costs no allocation of its size
+ * per stream (nor the garbage collections those would trigger). The result is valid only until
+ * the next call: gRPC (grpc-js's `serializeMessage`) copies a serialized message into the
+ * frame it sends at once, before anything else runs.
+ */
+export function createResponseEncoder(): (response: OutgoingResponse) => Buffer {
+  let scratch = Buffer.allocUnsafe(0);
+  return (response) => {
+    const head = writeHead(protobuf.Writer.create(), response).finish();
+    const tail = writeTail(protobuf.Writer.create(), response).finish();
+    const field = response.encodedResources;
+    let middle = field?.length ?? 0;
+    if (!field) for (const r of response.resources) middle += 1 + varintLength(r.encoded.length) + r.encoded.length;
+    const total = head.length + middle + tail.length;
+    if (scratch.length < total) scratch = Buffer.allocUnsafe(Math.max(total, 2 * scratch.length, 4096));
+    scratch.set(head, 0);
+    let at = head.length;
+    if (field) {
+      scratch.set(field, at);
+      at += field.length;
+    } else {
+      for (const r of response.resources) {
+        scratch[at++] = tag(3, LEN);
+        at = writeVarint(scratch, at, r.encoded.length);
+        scratch.set(r.encoded, at);
+        at += r.encoded.length;
+      }
+    }
+    scratch.set(tail, at);
+    return scratch.subarray(0, total);
+  };
+}
+
+/** Every `resources` entry as DiscoveryResponse field 3: the bytes `encodeResponse` writes for them. */
+export function encodeResourceField(resources: readonly EncodedResource[]): Buffer {
   const w = protobuf.Writer.create();
+  for (const resource of resources) w.uint32(tag(3, LEN)).bytes(resource.encoded);
+  return toBuffer(w.finish());
+}
+
+/** Fields 1-2, in field order before the resources. */
+function writeHead(w: protobuf.Writer, response: OutgoingResponse): protobuf.Writer {
   if (response.typeUrl) w.uint32(tag(1, LEN)).string(response.typeUrl);
   if (response.versionInfo) w.uint32(tag(2, LEN)).string(response.versionInfo);
-  for (const resource of response.resources) w.uint32(tag(3, LEN)).bytes(resource.encoded);
+  return w;
+}
+
+/** Fields 4-8, in field order after the resources. */
+function writeTail(w: protobuf.Writer, response: OutgoingResponse): protobuf.Writer {
   for (const name of response.removedResources) w.uint32(tag(4, LEN)).string(name);
   if (response.nonce) w.uint32(tag(5, LEN)).string(response.nonce);
   if (response.mode) w.uint32(tag(6, 0)).int32(response.mode);
@@ -107,7 +166,33 @@ export function encodeResponse(response: OutgoingResponse): Buffer {
     if (locality.zone) w.uint32(tag(2, LEN)).string(locality.zone);
     w.ldelim();
   }
-  return toBuffer(w.finish());
+  return w;
+}
+
+function joinAround(head: Uint8Array, middle: Uint8Array, tail: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(head.length + middle.length + tail.length);
+  out.set(head, 0);
+  out.set(middle, head.length);
+  out.set(tail, head.length + middle.length);
+  return out;
+}
+
+function varintLength(value: number): number {
+  let length = 1;
+  while (value >= 0x80) {
+    value >>>= 7;
+    length++;
+  }
+  return length;
+}
+
+function writeVarint(out: Uint8Array, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value & 0x7f) | 0x80;
+    value >>>= 7;
+  }
+  out[at++] = value;
+  return at;
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {

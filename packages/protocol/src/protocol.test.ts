@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  combinedVersion, contentVersion, decodeResourceBody, encodeResource, encodeResponse, Mode, pb,
+  combinedVersion, contentVersion, createResponseEncoder, decodeResourceBody, encodeResource, encodeResourceField, encodeResponse, Mode, pb,
   resourceFromJson, resourceToJson, subscriptionMatches, TYPE_ENDPOINT_GROUP, TYPE_SERVICE,
   validateEndpointGroup, validateService, isIPv4, isIPv6,
 } from './index.js';
@@ -49,6 +49,37 @@ describe('encodeResponse', () => {
       expect(pb.DiscoveryResponse.decode(ours).nodeLocality).toMatchObject(nodeLocality);
     }
     expect(pb.DiscoveryResponse.decode(encodeResponse({ ...fields, resources: [] })).nodeLocality).toBeNull();
+  });
+  it('writes resources encoded once as field 3 as is, with the same bytes as encoding them per response', () => {
+    const resources = ['a', 'b', 'c'].map((n) => encodeResource(TYPE_SERVICE, `default/${n}`, { ...web, name: `default/${n}` }));
+    const field = encodeResourceField(resources);
+    expect(field.length).toBe(resources.reduce((n, r) => n + 1 + (r.encoded.length < 128 ? 1 : 2) + r.encoded.length, 0));
+    const fields = { typeUrl: TYPE_SERVICE as typeof TYPE_SERVICE, versionInfo: 'v2', removedResources: ['default/gone'], nonce: '12', mode: Mode.MODE_DELTA, controlPlane: 'cp-1', nodeLocality: { region: 'eu', zone: 'eu-1a' } };
+    const once = encodeResponse({ ...fields, resources, encodedResources: field });
+    expect(Buffer.compare(once, encodeResponse({ ...fields, resources }))).toBe(0);
+    expect(pb.DiscoveryResponse.decode(once).resources.map((r) => r.name)).toEqual(['default/a', 'default/b', 'default/c']);
+    expect(Buffer.compare(encodeResponse({ ...fields, resources: [], encodedResources: encodeResourceField([]) }), encodeResponse({ ...fields, resources: [] }))).toBe(0);
+  });
+});
+
+describe('createResponseEncoder', () => {
+  it('writes what encodeResponse writes, into one buffer it reuses (valid until its next call)', () => {
+    const encode = createResponseEncoder();
+    const resources = Array.from({ length: 40 }, (_, i) => encodeResource(TYPE_SERVICE, `default/s${i}`, { ...web, name: `default/s${i}` }));
+    const fields = { typeUrl: TYPE_SERVICE as typeof TYPE_SERVICE, versionInfo: 'v3', removedResources: ['default/gone'], nonce: '99', mode: Mode.MODE_DELTA, controlPlane: 'cp-1', nodeLocality: { region: 'eu', zone: 'eu-1a' } };
+    const cases = [
+      { ...fields, resources },
+      { ...fields, resources, encodedResources: encodeResourceField(resources) },
+      { ...fields, resources: resources.slice(0, 1), removedResources: [], nodeLocality: undefined },
+      { ...fields, resources: [], mode: Mode.MODE_STATE_OF_THE_WORLD, versionInfo: '', nonce: '' },
+    ];
+    const first = encode(cases[0]!);
+    const buffer = first.buffer;
+    for (const response of cases) {
+      const ours = encode(response);
+      expect(Buffer.compare(ours, encodeResponse(response))).toBe(0);
+      expect(ours.buffer).toBe(buffer);
+    }
   });
 });
 

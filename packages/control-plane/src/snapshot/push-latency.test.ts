@@ -156,3 +156,41 @@ describe('SubscriberState: push latency', () => {
     expect(registry.countNacking(TYPE_ENDPOINT_GROUP)).toBe(0);
   });
 });
+
+describe('SubscriberState: the oldest change not yet ACKed (push lag)', () => {
+  it('is the oldest timed change until the version carrying it is ACKed', () => {
+    const time = { now: 0 };
+    const s = subscriber(time);
+    let snap = publish(undefined, model({ 'demo/web': ['10.0.0.1', '10.1.0.1'] }), 0, undefined, [s]);
+    answer(s, s.nextResponse(TYPE_ENDPOINT_GROUP, snap)!);
+    expect(s.oldestUnackedChange(TYPE_ENDPOINT_GROUP)).toBeUndefined();
+    time.now = 10;
+    snap = publish(snap, model({ 'demo/web': ['10.0.0.1', '10.1.0.2'] }), 10, 7, [s]);
+    expect(s.oldestUnackedChange(TYPE_ENDPOINT_GROUP)).toBe(7);
+    const carrying = s.nextResponse(TYPE_ENDPOINT_GROUP, snap)!;
+    time.now = 20;
+    snap = publish(snap, model({ 'demo/web': ['10.0.0.1', '10.1.0.3'] }), 20, 15, [s]);
+    expect(s.oldestUnackedChange(TYPE_ENDPOINT_GROUP)).toBe(7);
+    answer(s, carrying);
+    expect(s.oldestUnackedChange(TYPE_ENDPOINT_GROUP)).toBe(15);
+    answer(s, s.nextResponse(TYPE_ENDPOINT_GROUP, snap)!);
+    expect(s.oldestUnackedChange(TYPE_ENDPOINT_GROUP)).toBeUndefined();
+    expect(s.oldestUnackedChange(TYPE_SERVICE)).toBeUndefined();
+  });
+
+  it('is, over a registry, the oldest of any subscriber', () => {
+    const time = { now: 0 };
+    const [a, b] = [subscriber(time), subscriber(time)];
+    const registry = new SubscriberRegistry();
+    registry.add(a);
+    registry.add(b);
+    let snap = publish(undefined, model({ 'demo/web': ['10.0.0.1', '10.1.0.1'] }), 0, undefined, [a, b]);
+    for (const s of [a, b]) answer(s, s.nextResponse(TYPE_ENDPOINT_GROUP, snap)!);
+    expect(registry.oldestUnackedChange(TYPE_ENDPOINT_GROUP)).toBeUndefined();
+    snap = publish(snap, model({ 'demo/web': ['10.0.0.1', '10.1.0.2'] }), 10, 7, [a, b]);
+    answer(a, a.nextResponse(TYPE_ENDPOINT_GROUP, snap)!);
+    expect(registry.oldestUnackedChange(TYPE_ENDPOINT_GROUP)).toBe(7);
+    registry.remove(b);
+    expect(registry.oldestUnackedChange(TYPE_ENDPOINT_GROUP)).toBeUndefined();
+  });
+});

@@ -31,6 +31,16 @@ export class SubscriberRegistry {
     return n;
   }
 
+  /** The oldest change some live subscriber has not ACKed for `typeUrl` (clock ms); undefined when all hold every change. */
+  oldestUnackedChange(typeUrl: ResourceType): number | undefined {
+    let oldest: number | undefined;
+    for (const s of this.subscribers) {
+      const at = s.oldestUnackedChange(typeUrl);
+      if (at !== undefined && !(at >= oldest!)) oldest = at;
+    }
+    return oldest;
+  }
+
   /** Live subscribers whose node id is `nodeId` (a reconnect may briefly overlap its old stream). */
   byNodeId(nodeId: string): SubscriberState[] {
     return this.list().filter((s) => s.node?.id === nodeId);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  Mode, pb, TYPE_ENDPOINT_GROUP, TYPE_SERVICE, type DiscoveryRequestInit, type EndpointGroupInit, type OutgoingResponse,
+  encodeResponse, Mode, pb, TYPE_ENDPOINT_GROUP, TYPE_SERVICE, type DiscoveryRequestInit, type EndpointGroupInit, type OutgoingResponse,
   type ServiceInit,
 } from '@skein/protocol';
 import type { MeshModel } from '../model/mesh-model.js';
@@ -257,6 +257,33 @@ describe('SubscriberState: delta', () => {
     expect(s.nextResponse(TYPE_SERVICE, snap2)).toBeUndefined();
     const snap3 = snapshotOf(ALL, { 'default/web': '10.0.0.3', 'default/api': '10.0.0.4' }, snap2);
     expect(names(s.nextResponse(TYPE_SERVICE, snap3))).toEqual(['default/api', 'default/web']);
+  });
+});
+
+describe('SubscriberState: work shared across subscribers', () => {
+  it('delta: subscribers making the same step share the one computed set of changes', () => {
+    const [x, y] = [subscriber(delta({ resourceNamesSubscribe: ['*'] })), subscriber(delta({ resourceNamesSubscribe: ['*'] }))];
+    const snap1 = snapshotOf(ALL);
+    for (const s of [x, y]) ack(s, s.nextResponse(TYPE_SERVICE, snap1)!);
+    const snap2 = snapshotOf(ALL, { 'default/web': '10.0.0.2' }, snap1);
+    const [rx, ry] = [x.nextResponse(TYPE_SERVICE, snap2)!, y.nextResponse(TYPE_SERVICE, snap2)!];
+    expect(names(rx)).toEqual(['default/web']);
+    expect(rx.resources).toBe(ry.resources);
+    expect(rx.nonce).not.toBe('');
+  });
+
+  it('a full view goes out encoded once: every subscriber sent it gets the same bytes', () => {
+    const subs = [subscriber(sotw()), subscriber(sotw()), subscriber(delta({ resourceNamesSubscribe: ['*'] }))];
+    const snap = snapshotOf(ALL);
+    const responses = subs.map((s) => s.nextResponse(TYPE_SERVICE, snap)!);
+    const field = responses[0]!.encodedResources;
+    expect(field).toBeInstanceOf(Uint8Array);
+    for (const r of responses) expect(r.encodedResources).toBe(field);
+    expect(pb.DiscoveryResponse.decode(encodeResponse(responses[2]!)).resources.map((r) => r.name)).toEqual(ALL);
+    // A delta push of part of the view is encoded per response, as before.
+    ack(subs[2]!, responses[2]!);
+    const part = subs[2]!.nextResponse(TYPE_SERVICE, snapshotOf(ALL, { 'default/web': '10.0.0.2' }, snap))!;
+    expect(part.encodedResources).toBeUndefined();
   });
 });
 

@@ -7,6 +7,8 @@ import {
   isResourceType, isValidSubscription, Mode, splitResourceName,
   type DiscoveryRequest, type EncodedResource, type OutgoingResponse, type ResourceType,
 } from '@skein/protocol';
+import { fullView } from './full-view.js';
+import { HeldResources } from './held-resources.js';
 import type { Snapshot } from './snapshot.js';
 import { Subscription } from './subscription.js';
 
@@ -70,7 +72,7 @@ interface TypeState {
   readonly mode: SubscriptionMode;
   subscription: Subscription;
   /** Delta: name -> version the client holds, as sent (a NACK does not roll it back). */
-  readonly held: Map<string, string>;
+  readonly held: HeldResources;
   /** Delta: explicitly subscribed names the client has been told do not exist. */
   readonly toldAbsent: Set<string>;
   /** View version of the last response sent (SotW: or reported by the client on reconnect). */
@@ -165,6 +167,17 @@ export class SubscriberState {
     this.nodeLocality = locality;
   }
 
+  /**
+   * When a source saw the oldest change (published since the type was subscribed) that this
+   * subscriber has not ACKed yet, sent or not; undefined when it holds every change.
+   */
+  oldestUnackedChange(typeUrl: ResourceType): number | undefined {
+    const state = this.types.get(typeUrl);
+    const sent = state?.pending?.eventAt;
+    const unsent = state?.unsentEventAt;
+    return sent === undefined ? unsent : unsent === undefined ? sent : Math.min(sent, unsent);
+  }
+
   /** Whether the subscriber's last answer for `typeUrl` was a NACK. */
   isNacking(typeUrl: ResourceType): boolean {
     return this.types.get(typeUrl)?.nacking === true;
@@ -181,37 +194,44 @@ export class SubscriberState {
     const state = this.types.get(typeUrl);
     if (!state || state.pending) return undefined;
     const view = state.subscription.view(snapshot, typeUrl);
-    let resources: EncodedResource[];
-    let removed: string[] = [];
+    let resources: readonly EncodedResource[];
+    let removed: readonly string[];
+    /** Set when the response carries the whole view: its encoding is shared by every stream. */
+    let encodedResources: Uint8Array | undefined;
     if (state.mode === 'sotw') {
       if (!state.owed && view.version === state.sentVersion && !this.localityOwed()) {
         state.unsentEventAt = undefined; // the change did not touch what this subscriber sees
         return undefined;
       }
-      resources = [...view.resources.values()];
+      ({ resources, encoded: encodedResources } = fullView(view.resources));
+      removed = [];
     } else {
-      resources = [...view.resources.values()].filter((r) => state.held.get(r.name) !== r.version);
-      for (const name of state.held.keys()) if (!view.resources.has(name)) removed.push(name);
+      // Computed once per step between two views, for every subscriber making it.
+      const diff = state.held.diff(view.resources);
+      let absent: string[] | undefined;
       for (const name of state.subscription.explicitNames()) {
-        if (!view.resources.has(name) && !state.held.has(name) && !state.toldAbsent.has(name)) removed.push(name);
+        if (!view.resources.has(name) && !state.held.has(name) && !state.toldAbsent.has(name)) (absent ??= []).push(name);
       }
+      resources = diff.changed;
+      // Held names and names never held are disjoint: no duplicates.
+      removed = absent ? [...diff.removed, ...absent].sort() : diff.removed;
       const seeded = state.seeded;
       state.seeded = false;
       if (!state.owed && resources.length === 0 && removed.length === 0 && !this.localityOwed()) {
         // A reconnecting client that already holds everything has applied this version.
         if (seeded) state.ackedVersion = state.sentVersion = view.version;
         state.unsentEventAt = undefined;
+        // It holds exactly this view's content: hold this map, so the older one can go.
+        state.held.holdExactly(view.resources);
         return undefined;
       }
-      removed = [...new Set(removed)].sort();
-      for (const r of resources) {
-        state.held.set(r.name, r.version);
-        state.toldAbsent.delete(r.name);
+      if (resources.length > 0 && resources.length === view.resources.size) {
+        ({ resources, encoded: encodedResources } = fullView(view.resources));
       }
-      for (const name of removed) {
-        state.held.delete(name);
-        if (state.subscription.explicitNames().has(name)) state.toldAbsent.add(name);
-      }
+      if (state.toldAbsent.size > 0) for (const r of resources) state.toldAbsent.delete(r.name);
+      // The response carries every difference: the client will hold exactly the view.
+      state.held.holdExactly(view.resources);
+      for (const name of removed) if (state.subscription.explicitNames().has(name)) state.toldAbsent.add(name);
     }
     const nonce = String(++this.nonces);
     state.owed = false;
@@ -225,6 +245,7 @@ export class SubscriberState {
       mode: state.mode === 'delta' ? Mode.MODE_DELTA : Mode.MODE_STATE_OF_THE_WORLD,
       controlPlane: this.options.controlPlaneId,
       ...(nodeLocality ? { nodeLocality } : {}),
+      ...(encodedResources ? { encodedResources } : {}),
     };
   }
 
@@ -322,7 +343,7 @@ export interface SubscriberJson {
 
 function newTypeState(mode: SubscriptionMode, now: number): TypeState {
   return {
-    mode, subscription: new Subscription(), held: new Map(), toldAbsent: new Set(), sentVersion: undefined,
+    mode, subscription: new Subscription(), held: new HeldResources(), toldAbsent: new Set(), sentVersion: undefined,
     owed: false, seeded: false, pending: undefined, ackedVersion: undefined, lastNack: undefined,
     nacking: false, subscribedAt: now, unsentEventAt: undefined,
   };
@@ -350,7 +371,7 @@ function applyDelta(state: TypeState, req: DiscoveryRequest, first: boolean): vo
   for (const pattern of req.resourceNamesUnsubscribe) if (sub.delete(pattern)) dropped = true;
   if (dropped) {
     // The client forgets unsubscribed resources by itself: no removal is sent for them.
-    for (const name of [...state.held.keys()]) if (!sub.covers(name)) state.held.delete(name);
+    for (const name of state.held.names()) if (!sub.covers(name)) state.held.delete(name);
     for (const name of [...state.toldAbsent]) if (!sub.explicitNames().has(name)) state.toldAbsent.delete(name);
   }
   if (!first) return;

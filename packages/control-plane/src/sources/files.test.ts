@@ -186,6 +186,21 @@ describe('FilesSource', () => {
     expect(seenAt).toBeLessThanOrEqual(Date.now());
   });
 
+  it('reads during a steady stream of edits instead of waiting for it to stop', async () => {
+    write('a.yaml', svc('one'));
+    // No poll to fall back on: only the watcher's debounce can see the edits.
+    await start({ debounceMs: 100, debounceMaxMs: 300, watchedPollIntervalMs: 600_000, pollIntervalMs: 600_000 });
+    const mark = rec.events.length;
+    let firstSeenWhileWriting: number | undefined;
+    for (let i = 0; i < 60; i++) {
+      write('a.yaml', svc('one', 1000 + i)); // every 20 ms: never 100 ms of quiet
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (firstSeenWhileWriting === undefined && rec.since(mark).some(isUpsertOf('one'))) firstSeenWhileWriting = i;
+    }
+    expect(firstSeenWhileWriting).toBeDefined();
+    expect(firstSeenWhileWriting).toBeLessThan(45);
+  });
+
   it('emits deletes for a removed document and a removed file', async () => {
     write('a.yaml', `${svc('one')}---\n${svc('two')}`);
     write('sub/b.yaml', `${svc('three')}---\n${node('node-a', 'zone-a')}`);

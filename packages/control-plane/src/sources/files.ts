@@ -26,6 +26,8 @@ export interface FilesSourceOptions {
   readonly dir: string;
   /** Quiet time after a change notification before re-reading: editors write in bursts. Default 50 ms. */
   readonly debounceMs?: number;
+  /** Longest a noticed change waits while notifications keep coming (a steady stream of edits). Default 250 ms. */
+  readonly debounceMaxMs?: number;
   /** Interval of the poll while watchers may miss changes (see `watchedPollIntervalMs`). Default 800 ms, so an edit lands within a second. */
   readonly pollIntervalMs?: number;
   /** Interval of the poll while every directory is watched and no symlink is followed: only a safety net then. Default 5 s. */
@@ -73,6 +75,7 @@ export class FilesSource implements Source {
     this.name = `files:${options.dir}`;
     this.options = {
       debounceMs: options.debounceMs ?? 50,
+      debounceMaxMs: options.debounceMaxMs ?? 250,
       pollIntervalMs: options.pollIntervalMs ?? 800,
       watchedPollIntervalMs: options.watchedPollIntervalMs ?? 5000,
       watch: options.watch ?? true,
@@ -118,11 +121,14 @@ export class FilesSource implements Source {
    */
   private changed(file: string | undefined): void {
     if (this.stopped) return;
-    this.firstNoticedAt ??= Date.now();
+    const now = Date.now();
+    this.firstNoticedAt ??= now;
     if (file === undefined) this.pendingFull = true;
     else this.pendingPaths.add(file);
     clearTimeout(this.debounceTimer);
-    this.debounceTimer = setTimeout(() => this.request(false), this.options.debounceMs);
+    // Trailing debounce, but a stream of notifications cannot hold the first one back forever.
+    const wait = Math.min(this.options.debounceMs, this.firstNoticedAt + this.options.debounceMaxMs - now);
+    this.debounceTimer = setTimeout(() => this.request(false), Math.max(0, wait));
     this.debounceTimer.unref();
   }
 

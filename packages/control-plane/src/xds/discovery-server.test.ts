@@ -91,6 +91,29 @@ describe('DiscoveryServer', () => {
     expect((await unknown.next(TYPE_SERVICE)).resources).toEqual([]);
   });
 
+  it('gives every stream its own response, written at the same time as others (the serializer reuses one buffer)', async () => {
+    const scopes = [['default/*'], ['shop/*'], []];
+    const subs = scopes.map((names, i) => {
+      const client = connect(`s${i}`);
+      client.subscribe(TYPE_SERVICE, { mode: 'sotw', names });
+      client.subscribe(TYPE_ENDPOINT_GROUP, { mode: 'sotw', names });
+      return client;
+    });
+    const expected = [['default/api', 'default/web'], ['shop/cart'], ['default/api', 'default/web', 'shop/cart']];
+    for (const [i, client] of subs.entries()) {
+      for (const typeUrl of [TYPE_SERVICE, TYPE_ENDPOINT_GROUP] as const) {
+        const response = await client.next(typeUrl);
+        expect([...decodeResources(typeUrl, response).keys()]).toEqual(expected[i]);
+        client.ack(response);
+      }
+    }
+    publish(model({ 'shop/cart': '10.0.0.77', 'default/web': '10.0.0.78' }));
+    const changed = await Promise.all(subs.map((client) => client.next(TYPE_SERVICE)));
+    expect(changed.map((r) => [...decodeResources(TYPE_SERVICE, r).values()].map((x) => x.body.clusterIps[0]))).toEqual([
+      ['10.0.0.2', '10.0.0.78'], ['10.0.0.77'], ['10.0.0.2', '10.0.0.78', '10.0.0.77'],
+    ]);
+  });
+
   it('delivers a change as a delta carrying only the changed resource', async () => {
     const client = connect('delta');
     client.subscribe(TYPE_SERVICE, { mode: 'delta' });

@@ -2,13 +2,14 @@
 // delta on the same method. It sees only the snapshot cache's read side (SnapshotCache), as
 // go-control-plane's server sees only its cache's watch interface.
 import { Metadata, Server, ServerCredentials, status as Status, type ServiceDefinition } from '@grpc/grpc-js';
-import { decodeRequest, discoveryService } from '@skein/protocol';
+import { createResponseEncoder, decodeRequest, discoveryService } from '@skein/protocol';
 import { bearerToken, type AuthClaim, type StreamAuthenticator } from '../auth/stream-auth.js';
 import type { SnapshotCache } from '../snapshot/snapshot-cache.js';
 import type { Locality } from '../snapshot/subscriber.js';
 import type { SubscriberRegistry } from '../snapshot/subscriber-registry.js';
 import { silentLogger, type DiscoveryEvents, type DiscoveryLogger } from './discovery-events.js';
 import { DiscoveryStream, type DiscoveryCall } from './discovery-stream.js';
+import { SendBudget } from './send-budget.js';
 
 export interface KeepaliveOptions {
   /** Interval of server pings on an idle connection. Default 30 000. */
@@ -37,18 +38,31 @@ export interface DiscoveryServerOptions {
   authenticator?: StreamAuthenticator;
   /** A Node's locality from its labels, sent to subscribers on that Node. Default: none. */
   localityOf?: (nodeName: string) => Locality | undefined;
+  /**
+   * Bytes of large responses (64 KiB and more: full views, big coalesced deltas) in flight
+   * across all streams; more wait their turn, first come first served. Bounds memory when many
+   * subscribers (re)connect at once. Default 32 MiB; 0: no bound.
+   */
+  maxPushBytesInFlight?: number;
 }
+
+const DEFAULT_PUSH_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+/** The usual delta push (a few changed resources) never waits behind full views. */
+const SMALL_PUSH_BYTES = 64 * 1024;
+/** A client that stops reading stops counting after this: it keeps its copy, not everybody's turn. */
+const PUSH_HOLD_LIMIT_MS = 10_000;
 
 /** Initial metadata naming the replica that took the stream, so a client knows it before any response. */
 export const CONTROL_PLANE_HEADER = 'x-skein-control-plane';
 
 /**
  * The Discovery service's method definition with a decoder that returns errors as values,
- * so an undecodable request ends its stream with INVALID_ARGUMENT and a log line.
+ * so an undecodable request ends its stream with INVALID_ARGUMENT and a log line, and a
+ * serializer that writes every response into one reused buffer (gRPC copies it at once).
  */
-const serviceDefinition = {
-  stream: { ...discoveryService.stream, requestDeserialize: (bytes: Buffer) => decodeRequest(bytes) },
-} satisfies ServiceDefinition;
+const serviceDefinition = () => ({
+  stream: { ...discoveryService.stream, requestDeserialize: (bytes: Buffer) => decodeRequest(bytes), responseSerialize: createResponseEncoder() },
+}) satisfies ServiceDefinition;
 
 export class DiscoveryServer {
   private readonly server: Server;
@@ -56,6 +70,7 @@ export class DiscoveryServer {
   private readonly logger: DiscoveryLogger;
   private nextId = 0;
   private stopping: Promise<void> | undefined;
+  private readonly budget: SendBudget | undefined;
 
   constructor(private readonly options: DiscoveryServerOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -68,7 +83,19 @@ export class DiscoveryServer {
       'grpc.keepalive_permit_without_calls': keepalive.permitWithoutCalls === false ? 0 : 1,
       'grpc.http2.min_ping_interval_without_data_ms': keepalive.minPingIntervalMs ?? 10_000,
     });
-    this.server.addService(serviceDefinition, { stream: (call: DiscoveryCall) => this.onCall(call) });
+    this.server.addService(serviceDefinition(), { stream: (call: DiscoveryCall) => this.onCall(call) });
+    const maxBytes = options.maxPushBytesInFlight ?? DEFAULT_PUSH_BYTES_IN_FLIGHT;
+    if (maxBytes > 0) {
+      this.budget = new SendBudget({
+        maxBytes, smallBytes: SMALL_PUSH_BYTES, holdLimitMs: PUSH_HOLD_LIMIT_MS,
+        clock: { now: Date.now, setTimeout: (fn, ms) => setTimeout(fn, ms).unref(), clearTimeout: (t) => clearTimeout(t as NodeJS.Timeout) },
+      });
+    }
+  }
+
+  /** Large responses in flight (bytes) and streams waiting for room, for metrics. */
+  pushQueue(): { inFlightBytes: number; waitingStreams: number } {
+    return { inFlightBytes: this.budget?.inFlight ?? 0, waitingStreams: this.budget?.waiting ?? 0 };
   }
 
   /** Streams currently open. */
@@ -132,6 +159,7 @@ export class DiscoveryServer {
         onEnd: (s) => this.streams.delete(s),
         ...(authenticator ? { admit: (claim: AuthClaim, nodeToken: string) => authenticator.authenticate(tokenOf(call, nodeToken), claim) } : {}),
         ...(this.options.localityOf ? { localityOf: this.options.localityOf } : {}),
+        ...(this.budget ? { budget: this.budget } : {}),
       });
       this.streams.add(stream);
     } catch (err) {

@@ -12,9 +12,12 @@ import { SubscriberRegistry } from '../snapshot/subscriber-registry.js';
 import type { DiscoveryEvents, DiscoveryLogger } from './discovery-events.js';
 import { DiscoveryStream, type DiscoveryCall, type DiscoveryStreamOptions } from './discovery-stream.js';
 import { encodedResponseSize } from './response-size.js';
+import { SendBudget } from './send-budget.js';
 
 class FakeCall extends EventEmitter {
   readonly writes: OutgoingResponse[] = [];
+  /** Each write's completion callback: gRPC calls it once the bytes left. */
+  readonly written: Array<(() => void) | undefined> = [];
   readonly statuses: Array<{ code: number; details: string }> = [];
   writable = true;
   ended = false;
@@ -28,8 +31,9 @@ class FakeCall extends EventEmitter {
     return 'ipv4:10.9.9.9:5555';
   }
 
-  write(response: OutgoingResponse): boolean {
+  write(response: OutgoingResponse, done?: () => void): boolean {
     this.writes.push(response);
+    this.written.push(done);
     return this.writable;
   }
 
@@ -47,7 +51,7 @@ const model = (ip: string): MeshModel => ({
   endpointGroups: new Map([['default/web', { name: 'default/web', namespace: 'default', service: 'web', endpoints: [{ address: ip.replace('10.0', '10.1') }] }]]),
 });
 
-function setup(options: { cache?: SnapshotCache; events?: Partial<DiscoveryEvents>; admit?: DiscoveryStreamOptions['admit'] } = {}) {
+function setup(options: { cache?: SnapshotCache; events?: Partial<DiscoveryEvents>; admit?: DiscoveryStreamOptions['admit']; budget?: SendBudget } = {}) {
   const memory = new MemorySnapshotCache();
   const publish = (ip: string) => memory.set(buildSnapshot(model(ip), memory.current(), 0).snapshot);
   publish('10.0.0.1');
@@ -57,11 +61,18 @@ function setup(options: { cache?: SnapshotCache; events?: Partial<DiscoveryEvent
   const log = (level: string) => (_obj: object, msg: string) => void logs.push({ level, msg });
   const logger: DiscoveryLogger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
   const ended: DiscoveryStream[] = [];
-  const stream = new DiscoveryStream(call as unknown as DiscoveryCall, {
-    id: '1', cache: options.cache ?? memory, registry, controlPlaneId: 'cp', logger, events: options.events ?? {},
+  const open = (on: FakeCall, id: string) => new DiscoveryStream(on as unknown as DiscoveryCall, {
+    id, cache: options.cache ?? memory, registry, controlPlaneId: 'cp', logger, events: options.events ?? {},
     now: () => 0, onEnd: (s) => ended.push(s), ...(options.admit ? { admit: options.admit } : {}),
+    ...(options.budget ? { budget: options.budget } : {}),
   });
-  return { memory, publish, registry, call, logs, ended, stream };
+  const stream = open(call, '1');
+  /** Another stream on the same cache, registry and budget. */
+  const another = (id: string) => {
+    const other = new FakeCall();
+    return { call: other, stream: open(other, id) };
+  };
+  return { memory, publish, registry, call, logs, ended, stream, another };
 }
 
 const NODE = { id: 'n1' };
@@ -157,5 +168,58 @@ describe('DiscoveryStream', () => {
     for (const nodeLocality of [{ region: 'eu', zone: 'eu-1a' }, { region: '', zone: '' }]) {
       expect(encodedResponseSize({ ...response, nodeLocality })).toBe(encodeResponse({ ...response, nodeLocality }).length);
     }
+  });
+});
+
+describe('DiscoveryStream: the send budget', () => {
+  /** Room for one response of the test model in flight; every response counts. */
+  const budget = () => {
+    const timers: Array<() => void> = [];
+    const clock = { now: () => 0, setTimeout: (fn: () => void) => timers.push(fn), clearTimeout: () => {} };
+    return new SendBudget({ maxBytes: 1, smallBytes: 0, holdLimitMs: 10_000, clock });
+  };
+  const subscribe = (call: FakeCall) => call.request({ node: NODE, typeUrl: TYPE_SERVICE, mode: Mode.MODE_DELTA, resourceNamesSubscribe: ['*'] });
+
+  it('holds a response that does not fit until another one has left, then writes it', () => {
+    const sent: string[] = [];
+    const t = setup({ budget: budget(), events: { responseSent: (e) => sent.push(e.node.id) } });
+    subscribe(t.call);
+    const b = t.another('2');
+    b.call.request({ node: { id: 'n2' }, typeUrl: TYPE_SERVICE, mode: Mode.MODE_DELTA, resourceNamesSubscribe: ['*'] });
+    expect(t.call.writes).toHaveLength(1);
+    expect(b.call.writes).toHaveLength(0);
+    expect(sent).toEqual(['n1']);
+    t.call.written[0]!();
+    expect(b.call.writes.map((w) => w.typeUrl)).toEqual([TYPE_SERVICE]);
+    expect(sent).toEqual(['n1', 'n2']);
+  });
+
+  it('keeps coalescing while it waits: one response, then the newest state after the ACK', () => {
+    const t = setup({ budget: budget() });
+    subscribe(t.call);
+    const b = t.another('2');
+    subscribe(b.call);
+    t.publish('10.0.0.2');
+    t.publish('10.0.0.3');
+    t.call.written[0]!();
+    expect(b.call.writes).toHaveLength(1);
+    const first = b.call.writes[0]!;
+    b.call.written[0]!();
+    b.call.request({ typeUrl: TYPE_SERVICE, mode: Mode.MODE_DELTA, responseNonce: first.nonce });
+    expect(b.call.writes).toHaveLength(2);
+    expect(b.call.writes[1]!.versionInfo).toBe(t.memory.current()!.typeVersions.get(TYPE_SERVICE));
+  });
+
+  it('gives its share back and leaves the line when its stream ends', () => {
+    const t = setup({ budget: budget() });
+    subscribe(t.call);
+    const b = t.another('2');
+    subscribe(b.call);
+    const c = t.another('3');
+    subscribe(c.call);
+    b.call.emit('cancelled');
+    t.call.emit('cancelled'); // its write never completes: gRPC drops the callback of a cancelled call
+    expect(c.call.writes).toHaveLength(1);
+    expect(b.call.writes).toHaveLength(0);
   });
 });

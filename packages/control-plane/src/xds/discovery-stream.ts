@@ -9,6 +9,7 @@ import { SubscriberState, type Locality } from '../snapshot/subscriber.js';
 import type { SubscriberRegistry } from '../snapshot/subscriber-registry.js';
 import type { DiscoveryEvents, DiscoveryLogger, StreamEndReason } from './discovery-events.js';
 import { encodedResponseSize } from './response-size.js';
+import type { SendBudget, SendGrant } from './send-budget.js';
 
 /** The server side of a call; requests arrive already decoded (or as a decode error). */
 export type DiscoveryCall = ServerDuplexStream<Result<DiscoveryRequest>, OutgoingResponse>;
@@ -30,6 +31,8 @@ export interface DiscoveryStreamOptions {
   admit?: (claim: AuthClaim, nodeToken: string) => Promise<AuthDecision>;
   /** A Node's locality from its labels; undefined when the Node or its labels are unknown. */
   localityOf?: (nodeName: string) => Locality | undefined;
+  /** Shared by the server's streams: large responses wait here for room. Absent: nothing waits. */
+  budget?: SendBudget;
 }
 
 const MAX_HELD_REQUESTS = 64;
@@ -46,6 +49,10 @@ export class DiscoveryStream {
   private unwatch: (() => void) | undefined;
   /** write() returned false: nothing more until 'drain'. */
   private blocked = false;
+  /** A response waiting for room in the send budget (already recorded as sent), and how to leave the line. */
+  private parked: { leave: () => void } | undefined;
+  /** Budget taken by writes that gRPC has not finished; given back when they finish or the stream ends. */
+  private readonly grants = new Set<SendGrant>();
   /** No more writes: ending or ended. */
   private ending = false;
   private endReason: StreamEndReason | undefined;
@@ -127,9 +134,9 @@ export class DiscoveryStream {
     this.pump();
   }
 
-  /** Writes every due response from the newest snapshot, until gRPC asks us to wait. */
+  /** Writes every due response from the newest snapshot, until gRPC or the send budget asks us to wait. */
   private pump(): void {
-    if (this.ending || this.blocked) return;
+    if (this.ending || this.blocked || this.parked) return;
     const snapshot = this.options.cache.current();
     const node = this.state.node;
     if (!snapshot || !node) return;
@@ -137,21 +144,49 @@ export class DiscoveryStream {
     for (const typeUrl of this.state.subscribedTypes()) {
       const response = this.state.nextResponse(typeUrl, snapshot);
       if (!response) continue;
-      const flushed = this.call.write(response);
-      this.emit('responseSent', {
-        node, typeUrl, mode: response.mode === Mode.MODE_DELTA ? 'delta' : 'sotw', bytes: encodedResponseSize(response),
-        resources: response.resources.length, removed: response.removedResources.length,
-      });
-      if (!flushed) {
-        // Backpressure: recompute from the newest snapshot once drained (updates coalesce).
-        this.blocked = true;
-        this.call.once('drain', () => this.guard(() => {
-          this.blocked = false;
-          this.pump();
-        }));
+      const bytes = encodedResponseSize(response);
+      const budget = this.options.budget;
+      const grant = budget ? budget.tryAcquire(bytes) : undefined;
+      if (budget && !grant) {
+        // Its turn comes when room frees; meanwhile later snapshots coalesce as for an unACKed response.
+        this.parked = {
+          leave: budget.enqueue(bytes, (granted) => this.guard(() => {
+            this.parked = undefined;
+            if (this.ending) granted.release();
+            else if (this.write(response, bytes, granted)) this.pump();
+          })),
+        };
         return;
       }
+      if (!this.write(response, bytes, grant)) return;
     }
+  }
+
+  /** Hands `response` to gRPC. False: gRPC asked us to wait for 'drain' (updates coalesce meanwhile). */
+  private write(response: OutgoingResponse, bytes: number, grant: SendGrant | undefined): boolean {
+    const node = this.state.node!;
+    let flushed: boolean;
+    if (grant?.counted) {
+      this.grants.add(grant);
+      flushed = this.call.write(response, () => {
+        this.grants.delete(grant);
+        grant.release();
+      });
+    } else {
+      flushed = this.call.write(response);
+    }
+    this.emit('responseSent', {
+      node, typeUrl: response.typeUrl, mode: response.mode === Mode.MODE_DELTA ? 'delta' : 'sotw', bytes,
+      resources: response.resources.length, removed: response.removedResources.length,
+    });
+    if (flushed) return true;
+    // Backpressure: recompute from the newest snapshot once drained (updates coalesce).
+    this.blocked = true;
+    this.call.once('drain', () => this.guard(() => {
+      this.blocked = false;
+      this.pump();
+    }));
+    return false;
   }
 
   /** Admitted: the held requests are handled in order. Refused: the stream ends with the refusal's status. */
@@ -204,6 +239,11 @@ export class DiscoveryStream {
     this.ending = true;
     this.unwatch?.();
     this.unwatch = undefined;
+    this.parked?.leave();
+    this.parked = undefined;
+    // gRPC does not complete the writes of a call that ended early: give their budget back here.
+    for (const grant of this.grants) grant.release();
+    this.grants.clear();
     this.options.registry.remove(this.state);
     const node = this.state.node;
     this.options.logger.info({ peer: this.peer, node: node?.id, reason }, 'discovery stream ended');

@@ -7,7 +7,8 @@ export function encodedResponseSize(response: OutgoingResponse): number {
   let size = 0;
   size += stringField(response.typeUrl);
   size += stringField(response.versionInfo);
-  for (const resource of response.resources) size += lengthDelimited(resource.encoded.length);
+  if (response.encodedResources) size += response.encodedResources.length;
+  else for (const resource of response.resources) size += lengthDelimited(resource.encoded.length);
   for (const name of response.removedResources) size += lengthDelimited(Buffer.byteLength(name));
   size += stringField(response.nonce);
   if (response.mode) size += 1 + varintSize(response.mode);
