@@ -316,7 +316,7 @@ class DataplaneCore implements CoreDataplane, PortDestinations {
         if (index >= 0) chosen[index] = entry;
         else chosen.push(entry);
       }
-      const ejected = this.updateHealth(key, service, chosen.flatMap((c) => c.eligibility.type === 'eligible' ? c.eligibility.endpoints.map((e) => joinHostPort(e.address, e.port)) : []));
+      const ejected = this.updateHealth(key, service, chosen.flatMap((c) => c.eligibility.type === 'eligible' ? c.eligibility.endpoints.map((e) => e.key) : []));
       const options = ejected.size > 0 ? { ...this.balancerOptions, ejected } : this.balancerOptions;
       for (const { servicePort, input, eligibility } of chosen) {
         const number = servicePort.port ?? 0;

@@ -6,13 +6,14 @@ import type { MeshConfigView } from './discovery/mesh-config.js';
 import { joinHostPort } from './errors.js';
 import type { AffinityPicker } from './balancer/affinity-picker.js';
 import { policyName } from './balancer/picker-factory.js';
-import type { PortBalance } from './balancer/port-balancer.js';
+import { balanceDetails, type PortBalance, type Selection } from './balancer/port-balancer.js';
 import { appProtocolOf } from './routing/app-protocol.js';
 import type { RouteMatch } from './routing/router.js';
 
 /** One Service port for /clusters and /explain: picker, affinity, rule, selection, endpoints. */
 export function describePort(p: ServicePort, balance: PortBalance, affinity: AffinityPicker | undefined): Record<string, unknown> {
-  const e = balance.eligibility;
+  // Recomputed from what the balance was built on (it keeps no per-endpoint results).
+  const { eligibility: e, selection } = balanceDetails(balance);
   return {
     port: p.port ?? 0,
     name: p.name ?? '',
@@ -21,13 +22,12 @@ export function describePort(p: ServicePort, balance: PortBalance, affinity: Aff
     picker: { type: balance.picker.size > 0 ? policyName(balance.loadBalancer) : 'fail', size: balance.picker.size, ...(balance.hashKey ? { hashKey: balance.hashKey } : {}) },
     ...(affinity ? { sessionAffinity: { type: 'ClientIP', timeoutSeconds: affinity.table.timeoutMs / 1000, clients: affinity.table.size } } : {}),
     ...(e.type === 'eligible' ? { rule: e.rule, hints: e.hints } : { error: e.error }),
-    ...(balance.selection ? { selection: describeSelection(balance) } : {}),
+    ...(selection ? { selection: describeSelection(selection) } : {}),
     endpoints: e.verdicts,
   };
 }
 
-function describeSelection(balance: PortBalance): Record<string, unknown> {
-  const s = balance.selection!;
+function describeSelection(s: Selection): Record<string, unknown> {
   return {
     localityFailover: s.localityFailover,
     totalPanic: s.totalPanic,

@@ -4,7 +4,7 @@
 // asked when the answer is a pure function of the hash (ring hash and maglev).
 import type { AffinityPicker } from './balancer/affinity-picker.js';
 import { policyName } from './balancer/picker-factory.js';
-import type { PortBalance } from './balancer/port-balancer.js';
+import { balanceDetails, type PortBalance } from './balancer/port-balancer.js';
 import { cookieValue, requestHash } from './balancer/request-hash.js';
 
 /** The request to explain, beyond its URL. */
@@ -44,7 +44,7 @@ export function describeDecision(balance: PortBalance, affinity: AffinityPicker 
   }
   if (balance.picker.size === 0) return { ...decision, endpoint: null, by: 'no endpoint' };
   // A spill-over between locality priorities is a random draw per request.
-  const drawn = (balance.selection?.tiers.filter((t) => t.load > 0).length ?? 0) > 1;
+  const drawn = (balanceDetails(balance).selection?.tiers.filter((t) => t.load > 0).length ?? 0) > 1;
   if (hash !== undefined && !drawn) {
     const picked = balance.picker.pick(undefined, hash);
     if (picked.type === 'pick') return { ...decision, endpoint: picked.target.key, by: 'hash' };

@@ -11,7 +11,7 @@ import { appProtocolOf } from './routing/app-protocol.js';
 export function destinationOf(key: string, servicePort: ServicePort, balance: PortBalance, service: Service, affinity: AffinityPicker | undefined): Destination {
   const retries = service.policy?.retries;
   const timeoutMs = service.policy?.timeoutMs;
-  const e = balance.eligibility;
+  const e = balance.outcome;
   // Why: with internalTrafficPolicy Local and no endpoint on this node, kube-proxy drops the
   // traffic rather than fall back to other nodes; refuse up front with the reason.
   if (e.type === 'none' && e.error.code === ErrorCode.LOCAL_NO_ENDPOINT) return Object.freeze({ type: 'reject', error: e.error });
@@ -40,7 +40,7 @@ export function sameRequestPolicy(destination: Destination, service: Service): b
 
 /** Whether `destination` still names the balance's eligibility rule (for spans). */
 export function sameRule(destination: Destination, balance: PortBalance): boolean {
-  const e = balance.eligibility;
+  const e = balance.outcome;
   return destination.type !== 'service' || destination.rule === (e.type === 'eligible' ? e.rule : undefined);
 }
 

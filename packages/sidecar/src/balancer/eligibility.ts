@@ -5,6 +5,7 @@
 import { pb, type Endpoint, type EndpointGroup, type Service, type ServicePort } from '@skein/protocol';
 import type { DestinationError } from '../dataplane.js';
 import { localNoEndpointError, noEndpointError } from '../errors.js';
+import { targetKey } from './round-robin.js';
 import {
   categorizeEndpoints, internalPolicyUse,
   type ClusterRule, type Locality, type LocalRule, type TopologyFacts, type TopologyMode,
@@ -16,6 +17,8 @@ export interface EligibleEndpoint {
   readonly address: string;
   /** The endpoint's number for the Service port (a named targetPort differs per Pod). */
   readonly port: number;
+  /** "address:port" (`Target.key`), made once here and shared by the picker's Target and outlier detection. */
+  readonly key: string;
   /** Relative weight, at least 1 (0 or unset means 1). */
   readonly weight: number;
 }
@@ -125,7 +128,7 @@ export function eligibleEndpoints(input: EligibilityInput): Eligibility {
   verdicts.push(...unlinked);
   const hints = use.local ? 'ignored: internalTrafficPolicy Local' : describeTopology(categorized.topology);
   if (set.endpoints.length > 0) {
-    const endpoints = set.endpoints.map((c) => ({ endpoint: c.endpoint, address: c.address, port: c.port, weight: c.endpoint.weight || 1 }));
+    const endpoints = set.endpoints.map((c) => ({ endpoint: c.endpoint, address: c.address, port: c.port, key: targetKey(c.address, c.port), weight: c.endpoint.weight || 1 }));
     return { type: 'eligible', rule: set.rule, hints, endpoints, verdicts };
   }
   const port = servicePort.port ?? 0;

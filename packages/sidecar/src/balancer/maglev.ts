@@ -17,8 +17,8 @@ export class MaglevPicker implements Picker {
   readonly size: number;
   /** Distinct targets, in the order given. */
   readonly targets: readonly Target[];
-  /** `table[slot]`: the target index owning that slot. */
-  readonly table: Uint32Array;
+  /** `table[slot]`: the target index owning that slot (see `OwnerTable`). */
+  readonly table: OwnerTable;
   private readonly results: readonly PickResult[];
   /** Randomness for picks without a hash, seeded from `random` at build time: allocation-free. */
   private readonly rng: FastRandom;
@@ -62,7 +62,7 @@ export class MaglevPicker implements Picker {
  * only while it holds fewer than r × weight / maxWeight slots, so slots end up in proportion to
  * weight. Endpoints are ordered by key first, so the table does not depend on input order.
  */
-export function buildTable(keys: readonly string[], weights: readonly number[], size: number): Uint32Array {
+export function buildTable(keys: readonly string[], weights: readonly number[], size: number): OwnerTable {
   const n = keys.length;
   const order = keys.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
   const next = new Float64Array(n);
@@ -75,7 +75,7 @@ export function buildTable(keys: readonly string[], weights: readonly number[], 
     skip[i] = (hash32(keys[i]!, 1) % (size - 1)) + 1;
     share[i] = weights[i]! / maxWeight;
   }
-  const table = new Uint32Array(size);
+  const table = ownerTable(n, size);
   const taken = new Uint8Array(size);
   let filled = 0;
   for (let round = 1; filled < size; round++) {
@@ -92,6 +92,18 @@ export function buildTable(keys: readonly string[], weights: readonly number[], 
     }
   }
   return table;
+}
+
+/**
+ * A table of target indexes in the narrowest element that holds them. Why: a table has 65,537
+ * slots per Service port, 256 KiB as 32-bit indexes; a Service with up to 256 endpoints (nearly
+ * all) needs 64 KiB, up to 65,536 endpoints 128 KiB.
+ */
+export type OwnerTable = Uint8Array | Uint16Array | Uint32Array;
+
+function ownerTable(targets: number, size: number): OwnerTable {
+  if (targets <= 0x100) return new Uint8Array(size);
+  return targets <= 0x10000 ? new Uint16Array(size) : new Uint32Array(size);
 }
 
 function isPrime(n: number): boolean {

@@ -203,6 +203,39 @@ describe('OutlierDetector', () => {
     });
   });
 
+  it('lists every tracked endpoint, fresh ones included, in the order first seen; a success forgets counted errors', () => {
+    const { detector } = setup(3);
+    fail(detector, B, 2);
+    expect(detector.record(B, 'success')).toBe('counted');
+    detector.update([C, '10.0.0.9:8080', A]);
+    expect(detector.toJSON().endpoints).toEqual([A, C, '10.0.0.9:8080'].map((key) => ({ key, consecutiveErrors: 0, ejectionMultiplier: 0, ejections: 0 })));
+    expect(detector.record(B, 'http-5xx')).toBe('ignored');
+    // The decayed multiplier of a returned endpoint survives successes (its state is kept).
+    const again = setup(4);
+    fail(again.detector, A, 5);
+    again.clock.t = 30_000;
+    expect(again.detector.record(A, 'success')).toBe('counted');
+    expect(again.detector.toJSON().endpoints[0]).toEqual({ key: A, consecutiveErrors: 0, ejectionMultiplier: 1, ejections: 1 });
+  });
+
+  it('keeps each detector\'s state its own (they start from shared empty tables)', () => {
+    const one = setup(2);
+    const two = setup(2);
+    fail(one.detector, A, 5);
+    fail(two.detector, B, 3);
+    expect([one.detector.ejected(), two.detector.ejected()]).toEqual([[A], []]);
+    expect(one.detector.toJSON().endpoints.map((e) => e.consecutiveErrors)).toEqual([0, 0]);
+    expect(setup(2).detector.toJSON().endpoints.map((e) => [e.consecutiveErrors, e.ejections])).toEqual([[0, 0], [0, 0]]);
+  });
+
+  it('shares one config object among detectors with the same settings', () => {
+    const clock = fakeClock();
+    expect(new OutlierDetector(clock).config).toBe(new OutlierDetector(clock).config);
+    const custom = new OutlierDetector(clock, { config: { consecutiveErrors: 3 } }).config;
+    expect(new OutlierDetector(clock, { config: { consecutiveErrors: 3 } }).config).toBe(custom);
+    expect(custom).not.toBe(new OutlierDetector(clock).config);
+  });
+
   it('rejects invalid config at construction', () => {
     expect(() => new OutlierDetector(fakeClock(), { config: { consecutiveErrors: 0 } })).toThrow(/consecutiveErrors/);
     expect(() => new OutlierDetector(fakeClock(), { config: { maxEjectionPercent: 101 } })).toThrow(/maxEjectionPercent/);

@@ -90,6 +90,13 @@ interface EndpointHealth {
 }
 
 /**
+ * The empty tables every detector starts with: most Services never see a failure, and an empty
+ * Map or Set costs ~150 bytes each. Never written to (a detector makes its own at the first write).
+ */
+const NO_STATES: ReadonlyMap<string, EndpointHealth> & Map<string, EndpointHealth> = new Map();
+const NO_EJECTIONS: ReadonlySet<string> & Set<string> = new Set();
+
+/**
  * Consecutive-failure outlier detection over the endpoints of one Service. The owner calls
  * `update` with the endpoint set, `record` after each attempt, and asks `isEjected`/`ejected`
  * when it builds a picker; `version` and `onChange` say when to rebuild.
@@ -98,15 +105,23 @@ export class OutlierDetector {
   readonly config: OutlierDetectionConfig;
   /** Incremented on every ejection and return. */
   version = 0;
-  private readonly endpoints = new Map<string, EndpointHealth>();
-  private readonly ejectedKeys = new Set<string>();
+  /** The endpoints tracked, in the order they were first seen. */
+  private readonly members = new Set<string>();
+  /**
+   * State of the endpoints that have any: a failure counted, an ejection, a multiplier. Why
+   * sparse: every endpoint of every Service is tracked while almost all of them never fail,
+   * and an absent entry reads as a fresh one (no errors, never ejected). Like `ejectedKeys`,
+   * the shared empty table until the first write replaces it.
+   */
+  private states = NO_STATES;
+  private ejectedKeys = NO_EJECTIONS;
   /** Earliest `ejectedUntil` among ejected endpoints; Infinity when none. */
   private nextReturn = Infinity;
   private overflows = 0;
   private readonly onChange: ((change: OutlierChange) => void) | undefined;
 
   constructor(private readonly clock: Clock, options: OutlierDetectorOptions = {}) {
-    this.config = validateConfig({ ...DEFAULT_OUTLIER_DETECTION, ...options.config });
+    this.config = sharedConfig(validateConfig({ ...DEFAULT_OUTLIER_DETECTION, ...options.config }));
     this.onChange = options.onChange;
   }
 
@@ -116,22 +131,20 @@ export class OutlierDetector {
    * caller is rebuilding pickers anyway.
    */
   update(targetKeys: Iterable<string>): void {
-    const keep = new Set(targetKeys);
-    for (const key of this.endpoints.keys()) {
+    const keep = targetKeys instanceof Set ? targetKeys as ReadonlySet<string> : new Set(targetKeys);
+    for (const key of this.members) {
       if (keep.has(key)) continue;
-      this.endpoints.delete(key);
+      this.members.delete(key);
+      this.states.delete(key);
       this.ejectedKeys.delete(key);
     }
-    const now = this.clock.now();
-    for (const key of keep) {
-      if (!this.endpoints.has(key)) this.endpoints.set(key, { consecutiveErrors: 0, ejectedUntil: undefined, multiplier: 0, decaySince: now, ejections: 0 });
-    }
+    for (const key of keep) this.members.add(key);
     this.recomputeNextReturn();
   }
 
   /** Endpoints tracked (the denominator of maxEjectionPercent). */
   get size(): number {
-    return this.endpoints.size;
+    return this.members.size;
   }
 
   /**
@@ -140,17 +153,26 @@ export class OutlierDetector {
    */
   record(targetKey: string, outcome: AttemptOutcome, now: number = this.clock.now()): RecordResult {
     this.advance(now);
-    const health = this.endpoints.get(targetKey);
-    if (health === undefined) return 'ignored';
+    if (!this.members.has(targetKey)) return 'ignored';
+    let health = this.states.get(targetKey);
     if (outcome === 'success') {
-      health.consecutiveErrors = 0;
+      if (health !== undefined) {
+        health.consecutiveErrors = 0;
+        if (isFresh(health)) this.states.delete(targetKey);
+      }
       return 'counted';
+    }
+    if (health === undefined) {
+      health = { consecutiveErrors: 0, ejectedUntil: undefined, multiplier: 0, decaySince: now, ejections: 0 };
+      if (this.states === NO_STATES) this.states = new Map();
+      this.states.set(targetKey, health);
     }
     if (health.ejectedUntil !== undefined) return 'ignored';
     if (++health.consecutiveErrors < this.config.consecutiveErrors) return 'counted';
     health.consecutiveErrors = 0;
     if (!this.mayEject()) {
       this.overflows++;
+      if (isFresh(health)) this.states.delete(targetKey);
       return 'overflow';
     }
     this.eject(targetKey, health, now);
@@ -181,13 +203,14 @@ export class OutlierDetector {
   toJSON(now: number = this.clock.now()): OutlierDetectorJSON {
     this.advance(now);
     const endpoints: OutlierEndpointJSON[] = [];
-    for (const [key, health] of this.endpoints) {
+    for (const key of this.members) {
+      const health = this.states.get(key);
       endpoints.push({
         key,
-        consecutiveErrors: health.consecutiveErrors,
-        ...(health.ejectedUntil === undefined ? {} : { ejectedUntil: health.ejectedUntil }),
-        ejectionMultiplier: this.decayedMultiplier(health, now),
-        ejections: health.ejections,
+        consecutiveErrors: health?.consecutiveErrors ?? 0,
+        ...(health?.ejectedUntil === undefined ? {} : { ejectedUntil: health.ejectedUntil }),
+        ejectionMultiplier: health === undefined ? 0 : this.decayedMultiplier(health, now),
+        ejections: health?.ejections ?? 0,
       });
     }
     return { config: this.config, ejectionsOverflow: this.overflows, endpoints };
@@ -197,7 +220,7 @@ export class OutlierDetector {
   private mayEject(): boolean {
     const ejected = this.ejectedKeys.size;
     if (this.config.alwaysEjectOneHost && ejected === 0) return true;
-    return (100 * (ejected + 1)) / this.endpoints.size <= this.config.maxEjectionPercent;
+    return (100 * (ejected + 1)) / this.members.size <= this.config.maxEjectionPercent;
   }
 
   private eject(targetKey: string, health: EndpointHealth, now: number): void {
@@ -211,6 +234,7 @@ export class OutlierDetector {
     health.ejections++;
     const until = now + Math.min(base * multiplier, max);
     health.ejectedUntil = until;
+    if (this.ejectedKeys === NO_EJECTIONS) this.ejectedKeys = new Set();
     this.ejectedKeys.add(targetKey);
     if (until < this.nextReturn) this.nextReturn = until;
     this.version++;
@@ -222,7 +246,7 @@ export class OutlierDetector {
     if (now < this.nextReturn) return;
     const due: [string, EndpointHealth][] = [];
     for (const key of this.ejectedKeys) {
-      const health = this.endpoints.get(key)!;
+      const health = this.states.get(key)!;
       if (health.ejectedUntil! <= now) due.push([key, health]);
     }
     due.sort((a, b) => a[1].ejectedUntil! - b[1].ejectedUntil!);
@@ -241,7 +265,7 @@ export class OutlierDetector {
 
   private recomputeNextReturn(): void {
     let next = Infinity;
-    for (const key of this.ejectedKeys) next = Math.min(next, this.endpoints.get(key)!.ejectedUntil!);
+    for (const key of this.ejectedKeys) next = Math.min(next, this.states.get(key)!.ejectedUntil!);
     this.nextReturn = next;
   }
 
@@ -263,4 +287,23 @@ function validateConfig(config: OutlierDetectionConfig): OutlierDetectionConfig 
   if (problems.length > 0) throw new RangeError(`skein: outlier detection config: ${problems.join('; ')}`);
   // Envoy: max_ejection_time defaults to 300 s or base_ejection_time, whichever is larger.
   return Object.freeze({ ...config, maxEjectionMs: Math.max(config.maxEjectionMs, config.baseEjectionMs) });
+}
+
+/** A state no different from no state: no errors counted, not ejected, never ejected. */
+function isFresh(health: EndpointHealth): boolean {
+  return health.consecutiveErrors === 0 && health.ejectedUntil === undefined && health.multiplier === 0 && health.ejections === 0;
+}
+
+/** Validated configs by value, so the detectors of Services with the same settings share one object. */
+const configs = new Map<string, OutlierDetectionConfig>();
+/** Distinct settings are few (annotation values); past this many the table starts over. */
+const MAX_SHARED_CONFIGS = 256;
+
+function sharedConfig(config: OutlierDetectionConfig): OutlierDetectionConfig {
+  const key = [config.consecutiveErrors, config.baseEjectionMs, config.maxEjectionPercent, config.maxEjectionMs, config.intervalMs, config.alwaysEjectOneHost].join('/');
+  const held = configs.get(key);
+  if (held !== undefined) return held;
+  if (configs.size >= MAX_SHARED_CONFIGS) configs.clear();
+  configs.set(key, config);
+  return config;
 }

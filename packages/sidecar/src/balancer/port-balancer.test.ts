@@ -6,7 +6,7 @@ import { MaglevPicker } from './maglev.js';
 import { RandomPicker } from './random-picker.js';
 import { RingHashPicker } from './ring-hash.js';
 import { RoundRobinPicker } from './round-robin.js';
-import { balancePort, type EndpointStage, type PortBalancerOptions } from './port-balancer.js';
+import { balanceDetails, balancePort, eligibleSet, type EndpointStage, type PortBalancerOptions } from './port-balancer.js';
 
 const http: ServicePort = { name: 'http', port: 80, targetPortNumber: 8080 };
 const options: PortBalancerOptions = { nodeName: 'n1', random: () => 0 };
@@ -28,7 +28,7 @@ describe('balancePort', () => {
     const balance = balancePort(input([ep('10.0.0.1'), ep('10.0.0.2')]), options);
     expect(balance.picker.size).toBe(2);
     expect(balance.picker).toBeInstanceOf(RoundRobinPicker);
-    expect(balance.signature).toBe('0||10.0.0.1:8080*1,10.0.0.2:8080*1');
+    expect(balanceDetails(balance).signature).toBe('0||10.0.0.1:8080*1,10.0.0.2:8080*1');
     expect(balance.hashKey).toBeUndefined();
   });
 
@@ -90,6 +90,36 @@ describe('balancePort', () => {
     const before = balancePort(input([ep('10.0.0.1'), ep('10.0.0.2')]), options);
     const after = balancePort(input(endpoints), options, before);
     expect(after.picker === before.picker).toBe(kept);
+  });
+
+  it('keeps the picker without running the pipeline again when the inputs are the very same objects', () => {
+    const same = input([ep('10.0.0.1'), ep('10.0.0.2')]);
+    const before = balancePort(same, options);
+    expect(balancePort(same, options, before).picker).toBe(before.picker);
+    // The same values in new objects: recomputed, and still the same picker.
+    expect(balancePort(input([ep('10.0.0.1'), ep('10.0.0.2')]), options, before).picker).toBe(before.picker);
+    expect(balancePort(same, { ...options, ejected: new Set(['10.0.0.1:8080']) }, before).picker).not.toBe(before.picker);
+  });
+
+  it('keeps no per-endpoint results: verdicts and priorities are recomputed from its inputs', () => {
+    const endpoints = [ep('10.0.0.1'), ep('10.0.0.2', { ready: false, serving: false })];
+    const balance = balancePort(input(endpoints), { ...options, ejected: new Set(['10.0.0.1:8080']) });
+    expect(Object.keys(balance).sort()).toEqual(['hashKey', 'input', 'loadBalancer', 'options', 'outcome', 'picker']);
+    expect(balance.outcome).toEqual({ type: 'eligible', rule: 'all ready' });
+    const details = balanceDetails(balance);
+    expect(details.eligibility.verdicts.map((v) => [v.address, v.eligible])).toEqual([['10.0.0.1', true], ['10.0.0.2', false]]);
+    // The lone endpoint is ejected: panic keeps it in use, as the picker was built.
+    expect(details.selection).toMatchObject({ ejected: ['10.0.0.1:8080'], totalPanic: true });
+    expect(balanceDetails(balance)).toEqual(details);
+    expect(balancePort(input([]), options).outcome).toMatchObject({ type: 'none', error: { code: 'SKEIN_ERR_NO_ENDPOINT' } });
+  });
+
+  it('gives the picked Targets the keys the eligible set made (one string per endpoint and port)', () => {
+    const same = input([ep('10.0.0.1'), ep('fd00::1')]);
+    const eligibility = eligibleSet(same, options);
+    const targets = (balancePort(same, options, undefined, eligibility).picker as RoundRobinPicker).targets;
+    expect(targets.map((t) => t.key)).toEqual(['10.0.0.1:8080', '[fd00::1]:8080']);
+    expect(eligibility.type === 'eligible' && eligibility.endpoints.every((e, i) => e.key === targets[i]!.key)).toBe(true);
   });
 
   it('keeps a failing picker while the failure is the same', () => {

@@ -1,12 +1,13 @@
 // The default picker: round robin, smooth-weighted when endpoint weights differ. Built once
 // per change of a Service port's eligible set; pick() is O(1) and allocation-free.
 import type { Picker, PickResult, Target } from '../dataplane.js';
-import { joinHostPort } from '../errors.js';
 
 /** An endpoint to balance over: where to connect and how much traffic it gets. */
 export interface WeightedAddress {
   readonly address: string;
   readonly port: number;
+  /** `Target.key`, when the caller has made it already (shared, not made again). */
+  readonly key?: string;
   /** At least 1. */
   readonly weight: number;
   /** Passed on to the Target (see Target.zone and Target.tier). */
@@ -20,9 +21,19 @@ export type Random = () => number;
 /** The longest weighted schedule built; larger weight sums are scaled down to fit. */
 export const MAX_SCHEDULE = 4096;
 
+/**
+ * `Target.key` of an endpoint: joinHostPort's "addr:port" ("[addr]:port" for IPv6), made as one
+ * flat string. Why: a template literal of 13 characters or more makes a V8 cons string (a 32-byte
+ * node over two strings, ~64 bytes in all); keys are held by pickers and outlier detection for
+ * every endpoint of every Service port, and Array.prototype.join writes them flat (~32 bytes).
+ */
+export function targetKey(address: string, port: number): string {
+  return address.includes(':') ? ['[', address, ']:', port].join('') : [address, port].join(':');
+}
+
 /** Builds the shared Target object of an endpoint; keys of IPv6 addresses are "[addr]:port". */
-export function makeTarget(address: string, port: number, facts?: { readonly zone?: string | undefined; readonly tier?: string | undefined }): Target {
-  const key = joinHostPort(address, port);
+export function makeTarget(address: string, port: number, facts?: { readonly key?: string | undefined; readonly zone?: string | undefined; readonly tier?: string | undefined }): Target {
+  const key = facts?.key ?? targetKey(address, port);
   if (facts === undefined) return Object.freeze({ address, port, key });
   return Object.freeze({ address, port, key, ...(facts.zone ? { zone: facts.zone } : {}), ...(facts.tier ? { tier: facts.tier } : {}) });
 }

@@ -6,6 +6,7 @@ import {
   TYPE_ENDPOINT_GROUP, TYPE_SERVICE, type EndpointGroup, type ResourceType, type Result, type Service,
 } from '@skein/protocol';
 import { noopLogger, type Logger } from '../logger.js';
+import { ResourceInterner } from './resource-interner.js';
 
 export interface ConfigChange {
   /** Resource names ("<ns>/<name>") of Services added, changed or removed. */
@@ -103,6 +104,8 @@ export class MeshConfig implements MeshConfigView {
   /** Wanted names still awaiting an answer, with the types not yet answered. */
   private readonly pending = new Map<string, Set<ResourceType>>();
   private readonly logger: Logger;
+  /** Shares equal strings and lists among held resources (see resource-interner.ts). */
+  private readonly interner = new ResourceInterner();
 
   constructor(options: { logger?: Logger } = {}) {
     this.logger = options.logger ?? noopLogger;
@@ -245,7 +248,8 @@ export class MeshConfig implements MeshConfigView {
         continue;
       }
       if (held.get(resource.name)?.version === resource.version) continue;
-      held.set(resource.name, { version: resource.version, body: (decoded as { value: Body }).value });
+      const body = (decoded as { value: Body }).value;
+      held.set(resource.name, { version: resource.version, body: typeUrl === TYPE_SERVICE ? this.interner.service(body as Service) : this.interner.endpointGroup(body as EndpointGroup) });
       changed.add(resource.name);
       applied.push(resource.name);
     }

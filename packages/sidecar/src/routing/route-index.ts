@@ -44,7 +44,9 @@ export type EndpointGroupLookup = (name: string) => EndpointGroup | undefined;
 export class RouteIndex implements MeshNameContext {
   readonly namespace: string;
   readonly clusterDomain: string;
-  private readonly names = new Map<string, { entry: RouteEntry; rank: number }>();
+  private readonly names = new Map<string, RouteEntry>();
+  /** The rank of each name's entry (see `addName`), while building; dropped once built. */
+  private ranks: Map<string, number> | undefined = new Map();
   private readonly addresses = new Map<string, RouteEntry>();
   private readonly namespaces = new Set<string>();
   private readonly headless = new Set<string>();
@@ -61,6 +63,7 @@ export class RouteIndex implements MeshNameContext {
   static build(services: ReadonlyMap<string, Service>, endpointGroup: EndpointGroupLookup, options: RouteIndexOptions): RouteIndex {
     const index = new RouteIndex(services, options);
     for (const [key, service] of services) index.add(key, service, endpointGroup);
+    index.ranks = undefined;
     return index;
   }
 
@@ -72,7 +75,7 @@ export class RouteIndex implements MeshNameContext {
   /** What `host` names (any case, trailing dot, IPv6 with or without brackets), if known. */
   lookup(host: string): RouteEntry | undefined {
     const h = normalizeHost(host);
-    const named = this.names.get(h)?.entry ?? this.addresses.get(h);
+    const named = this.names.get(h) ?? this.addresses.get(h);
     if (named || !h.includes(':')) return named;
     const ip = canonicalIp(h);
     return ip === undefined ? undefined : this.addresses.get(ip);
@@ -143,8 +146,10 @@ export class RouteIndex implements MeshNameContext {
   }
 
   private offer(name: string, entry: RouteEntry, rank: number): void {
-    const held = this.names.get(name);
-    if (!held || rank < held.rank) this.names.set(name, { entry, rank });
+    const held = this.ranks!.get(name);
+    if (held !== undefined && rank >= held) return;
+    this.ranks!.set(name, rank);
+    this.names.set(name, entry);
   }
 }
 
