@@ -15,68 +15,67 @@ export function keepResources(belowBytes) {
   keepResourcesBelow = belowBytes;
 }
 
+/** A position in encoded protobuf bytes, reading varints forward. */
+class Reader {
+  constructor(bytes, i) {
+    this.bytes = bytes;
+    this.i = i;
+  }
+
+  varint() {
+    let value = 0;
+    let shift = 0;
+    for (;;) {
+      const b = this.bytes[this.i++];
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return value;
+      shift += 7;
+    }
+  }
+}
+
 /** Top-level fields of an encoded DiscoveryResponse, without decoding its resources. */
 export function scanResponse(bytes) {
   const out = { typeUrl: '', versionInfo: '', nonce: '', mode: 0, resources: 0, removed: 0, bytes: bytes.length, raw: undefined };
   const keep = bytes.length < keepResourcesBelow;
   if (keep) out.raw = [];
-  let i = 0;
-  const varint = () => {
-    let value = 0;
-    let shift = 0;
-    for (;;) {
-      const b = bytes[i++];
-      value += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return value;
-      shift += 7;
-    }
-  };
-  while (i < bytes.length) {
-    const key = varint();
+  const r = new Reader(bytes, 0);
+  while (r.i < bytes.length) {
+    const key = r.varint();
     const field = key >>> 3;
     if ((key & 7) === 0) {
-      const value = varint();
+      const value = r.varint();
       if (field === 6) out.mode = value;
       continue;
     }
     if ((key & 7) !== 2) throw new Error(`unexpected wire type ${key & 7} for field ${field}`);
-    const length = varint();
-    const start = i;
-    i += length;
-    if (field === 1) out.typeUrl = bytes.toString('utf8', start, i);
-    else if (field === 2) out.versionInfo = bytes.toString('utf8', start, i);
+    const length = r.varint();
+    const start = r.i;
+    const end = (r.i += length);
+    if (field === 1) out.typeUrl = bytes.toString('utf8', start, end);
+    else if (field === 2) out.versionInfo = bytes.toString('utf8', start, end);
     else if (field === 3) {
       out.resources++;
-      if (keep) out.raw.push(bytes.subarray(start, i));
+      if (keep) out.raw.push(bytes.subarray(start, end));
     } else if (field === 4) out.removed++;
-    else if (field === 5) out.nonce = bytes.toString('utf8', start, i);
+    else if (field === 5) out.nonce = bytes.toString('utf8', start, end);
   }
   return out;
 }
 
 /** The fields `field` (wire type 2) of an encoded message, as [start, end) offsets into `bytes`. */
 function* lengthDelimited(bytes, start, end, field) {
-  let i = start;
-  const varint = () => {
-    let value = 0;
-    let shift = 0;
-    for (;;) {
-      const b = bytes[i++];
-      value += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return value;
-      shift += 7;
-    }
-  };
-  while (i < end) {
-    const key = varint();
+  const r = new Reader(bytes, start);
+  while (r.i < end) {
+    const key = r.varint();
     const type = key & 7;
-    if (type === 0) varint();
+    if (type === 0) r.varint();
     else if (type === 2) {
-      const length = varint();
-      if (key >>> 3 === field) yield [i, i + length];
-      i += length;
-    } else if (type === 5) i += 4;
-    else if (type === 1) i += 8;
+      const length = r.varint();
+      if (key >>> 3 === field) yield [r.i, r.i + length];
+      r.i += length;
+    } else if (type === 5) r.i += 4;
+    else if (type === 1) r.i += 8;
     else throw new Error(`unexpected wire type ${type}`);
   }
 }

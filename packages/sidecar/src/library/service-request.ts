@@ -14,7 +14,7 @@ import { requestCounterOf } from '../balancer/request-counter.js';
 import { requestHash } from '../balancer/request-hash.js';
 import type { AttemptOutcome, Dataplane, Destination, PickResult, RequestCounter, Target } from '../dataplane.js';
 import type { Logger } from '../logger.js';
-import { isIdempotent, isRetryableStatus, type RetryBudget } from '../proxy/retry-policy.js';
+import { isIdempotent, isRetryableStatus, RetrySeat, type RetryBudget } from '../proxy/retry-policy.js';
 import type { RequestRecord } from '../telemetry/request-telemetry.js';
 import { callerOf, type AttemptObserver, type Caller } from './attempt-handler.js';
 import type { EndpointPools } from './endpoint-pools.js';
@@ -49,18 +49,15 @@ export interface RouteContext {
 }
 
 /** A request to a mesh service: its attempts, the endpoints tried, its budget and timer. */
-export class ServiceRequest {
+export class ServiceRequest extends RetrySeat {
   private readonly caller: Caller;
   private readonly tried = new Set<string>();
   private readonly poolOptions: DispatchOptions;
   /** The request's hash for hashing pickers (`skein.io/hash-key`), computed once. */
   private readonly hash: number | undefined;
-  private readonly budget: RetryBudget;
   private connectRetriesLeft: number;
   /** `skein.io/retries` left: 0 unless the request is idempotent and has no body. */
   private policyRetriesLeft: number;
-  /** Counted in the budget's `retrying`, from the first policy retry to the end. */
-  private inRetry = false;
   private timer: NodeJS.Timeout | undefined;
   /** The attempt that speaks for the request; undefined between attempts and once it was left. */
   private attempt: Attempt | undefined;
@@ -82,6 +79,7 @@ export class ServiceRequest {
     /** This request's span, when the app traces. */
     private readonly record: RequestRecord | undefined,
   ) {
+    super(context.retryBudget(destination.service));
     this.caller = callerOf(handler, (reason) => this.abort(reason));
     this.poolOptions = { ...options, headers: withHostHeader(options.headers, origin.authority) };
     const headers = this.poolOptions.headers;
@@ -91,8 +89,6 @@ export class ServiceRequest {
     this.connectRetriesLeft = context.connectRetries;
     const retryable = isIdempotent(options.method) && isEmpty(options.body) && !options.upgrade;
     this.policyRetriesLeft = retryable ? destination.retries ?? 0 : 0;
-    this.budget = context.retryBudget(destination.service);
-    this.budget.active++;
     const timeoutMs = destination.timeoutMs;
     if (timeoutMs !== undefined && timeoutMs > 0) this.timer = setTimeout(() => this.timeOut(timeoutMs), timeoutMs);
   }
@@ -195,17 +191,13 @@ export class ServiceRequest {
    */
   private policyRetry(failed: Target): Target | undefined {
     if (this.policyRetriesLeft <= 0) return undefined;
-    if (!this.inRetry && !this.budget.allows()) {
-      this.budget.exhausted++;
+    if (!this.budgetAllowsRetry()) {
       this.context.logger.debug({ service: this.destination.service, active: this.budget.active, retrying: this.budget.retrying }, 'library: retry budget exhausted, not retrying');
       return undefined;
     }
     const next = this.nextTarget(failed);
     if (next === undefined) return undefined;
-    if (!this.inRetry) {
-      this.inRetry = true;
-      this.budget.retrying++;
-    }
+    this.enterRetry();
     this.policyRetriesLeft--;
     return next;
   }
@@ -281,8 +273,7 @@ export class ServiceRequest {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    this.budget.active--;
-    if (this.inRetry) this.budget.retrying--;
+    this.leaveBudget();
   }
 
   /** A failed connect leaves the body unread; a stream something else already read cannot be sent again. */

@@ -55,6 +55,43 @@ export class RetryBudget {
 }
 
 /**
+ * One request's seat in a retry budget, shared by the proxy's exchanges (RetryTargets) and
+ * library mode (ServiceRequest): counted in `active` from construction to `leaveBudget()`, and
+ * in `retrying` from its first policy retry. A base class rather than a member, so a request
+ * allocates nothing more for it.
+ */
+export class RetrySeat {
+  private inRetry = false;
+  private released = false;
+
+  constructor(protected readonly budget: RetryBudget) {
+    budget.active++;
+  }
+
+  /** Whether the budget lets this request take a policy retry (always once it is retrying); counts a refusal. */
+  protected budgetAllowsRetry(): boolean {
+    if (this.inRetry || this.budget.allows()) return true;
+    this.budget.exhausted++;
+    return false;
+  }
+
+  /** The request takes a policy retry: from the first one on it counts as retrying. */
+  protected enterRetry(): void {
+    if (this.inRetry) return;
+    this.inRetry = true;
+    this.budget.retrying++;
+  }
+
+  /** The request is over: it leaves the budget (exactly once). */
+  protected leaveBudget(): void {
+    if (this.released) return;
+    this.released = true;
+    this.budget.active--;
+    if (this.inRetry) this.budget.retrying--;
+  }
+}
+
+/**
  * The retry budgets of a proxy, one per service label. A listener's HTTP/1.1 and h2c legs share
  * one RetryBudgets, so a service's mixed traffic is held to one budget.
  */

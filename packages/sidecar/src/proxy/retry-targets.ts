@@ -6,14 +6,11 @@
 import type { Logger } from '../logger.js';
 import type { Target } from '../dataplane.js';
 import { retryTarget, type Routable } from './destination.js';
-import type { RetryBudget } from './retry-policy.js';
+import { RetrySeat, type RetryBudget } from './retry-policy.js';
 
 /** The retry allowances and endpoints tried of one request. */
-export class RetryTargets {
+export class RetryTargets extends RetrySeat {
   private tried: Set<string> | undefined;
-  /** This request counts against the budget's `retrying` (from its first policy retry). */
-  private inRetry = false;
-  private released = false;
 
   /**
    * Counts the request in `budget.active` until `release()`. `policyRetries` is 0 unless the
@@ -24,14 +21,14 @@ export class RetryTargets {
     private readonly hash: number | undefined,
     /** The client's address for ClientIP affinity (undefined without affinity). */
     private readonly clientIp: string | undefined,
-    private readonly budget: RetryBudget,
+    budget: RetryBudget,
     private connectRetriesLeft: number,
     private policyRetriesLeft: number,
     private readonly logger: Logger,
     /** The destination as the client named it, for logs. */
     private readonly what: string,
   ) {
-    budget.active++;
+    super(budget);
   }
 
   /** Another endpoint not yet tried, after `full` was at its request limit (spends no retry). */
@@ -71,27 +68,20 @@ export class RetryTargets {
    */
   policyRetry(failed: Target): Target | undefined {
     if (this.policyRetriesLeft <= 0) return undefined;
-    if (!this.inRetry && !this.budget.allows()) {
-      this.budget.exhausted++;
+    if (!this.budgetAllowsRetry()) {
       this.logger.debug({ what: this.what, active: this.budget.active, retrying: this.budget.retrying }, 'retry budget exhausted; not retrying');
       return undefined;
     }
     (this.tried ??= new Set()).add(failed.key);
     const next = retryTarget(this.destination, this.tried, this.hash, this.clientIp);
     if (next === undefined) return undefined;
-    if (!this.inRetry) {
-      this.inRetry = true;
-      this.budget.retrying++;
-    }
+    this.enterRetry();
     this.policyRetriesLeft--;
     return next;
   }
 
   /** The request is over: it leaves the budget (exactly once). */
   release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.budget.active--;
-    if (this.inRetry) this.budget.retrying--;
+    this.leaveBudget();
   }
 }
