@@ -63,7 +63,7 @@ function renderConvergence(runs, s) {
   const delta = runs.find((r) => r.mode === 'delta' && Number.isFinite(r.bytes.deltaChangeGroup));
   const sotwFull = runs.map((r) => r.bytes.sotwChangeGroup).find(Number.isFinite);
   const a = s.anatomy;
-  const anatomy = delta && a ? `\n\nWhat the ${bytes(delta.bytes.deltaChangeGroup)} of a one-endpoint delta push are: the changed EndpointGroup as a \`Resource\` (${bytes(a.resource)}: name and version ${a.nameAndVersion} B, body ${bytes(a.body)}), plus ${Math.round(delta.bytes.deltaChangeGroup - a.resource - 3)} B of response fields (type URL, version, nonce, mode, replica id). The body is ${a.endpoints} endpoints of ${Math.round(a.endpointsBytes / a.endpoints)} B each, of which ${Math.round(a.portsBytes / a.endpoints)} B are the two named ports, the same on every endpoint of the group (${Math.round((100 * a.portsBytes) / a.body)}% of the body). Payload alone is over 1 KB: the response fields are ${Math.round((100 * (delta.bytes.deltaChangeGroup - a.resource)) / delta.bytes.deltaChangeGroup)}% of it.` : '';
+  const anatomy = delta && a ? `\n\nWhat the ${bytes(delta.bytes.deltaChangeGroup)} of a one-endpoint delta push are: the changed EndpointGroup as a \`Resource\` (${bytes(a.resource)}: name and version ${a.nameAndVersion} B, body ${bytes(a.body)}), plus ${Math.round(delta.bytes.deltaChangeGroup - a.resource - 3)} B of response fields (type URL, version, nonce, mode, replica id). ${bodyAnatomy(a)} ${a.resource > 1000 ? 'Payload alone is over 1 KB' : 'Payload alone is under 1 KB'}: the response fields are ${Math.round((100 * (delta.bytes.deltaChangeGroup - a.resource)) / delta.bytes.deltaChangeGroup)}% of it.` : '';
   return `### 2. Convergence (control-plane binary on \`--source files:\`, light subscribers in worker processes, 127.0.0.1)
 
 The world as YAML: \`nodes.yaml\` plus one file per Service (Service + EndpointSlice), ${int(WORLD.services + 1)} files. The control plane was ready ${sec(first.readyMs)} after spawn and, with nobody connected, burnt ${Number.isFinite(first.idleCpuMsPerS) ? `${first.idleCpuMsPerS.toFixed(1)} ms` : 'n/a'} of CPU per second idle over ${sec(first.idleMs ?? NaN)}.
@@ -105,6 +105,15 @@ function renderChurn(runs) {
 ${table(['subscribers', 'edits', 'edits → snapshots built', 'pushes per subscriber (min–max)', 'write → subscriber ACKs p50 / p99 / max', 'edits a subscriber never got', 'max send queue (streams / bytes)', 'push lag max (first → last third)', 'CP RSS synced; during (first → last third)', 'CP cores mean / max 1 s', 'subscriber workers: cores', 'CP CPU ÷ pushes'], rows)}
 
 ${series.join('\n')}`;
+}
+
+/** What an EndpointGroup body is made of; runs before shared_ports have no `sharedPortsBytes`. */
+function bodyAnatomy(a) {
+  const each = `The body is ${a.endpoints} endpoints of ${Math.round(a.endpointsBytes / a.endpoints)} B each`;
+  if (a.sharedPortsBytes > 0) {
+    return `${each}, with no ports of their own, and ${a.sharedPortsBytes} B of the two named ports every endpoint has, written once on the group (\`shared_ports\`, ${Math.round((100 * a.sharedPortsBytes) / a.body)}% of the body).`;
+  }
+  return `${each}, of which ${Math.round(a.portsBytes / a.endpoints)} B are the two named ports, the same on every endpoint of the group (${Math.round((100 * a.portsBytes) / a.body)}% of the body).`;
 }
 
 /** The issue's control-plane goals, met or not, from this run. */

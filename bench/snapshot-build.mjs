@@ -53,10 +53,13 @@ const sample = snapshot.resources.get(TYPE_ENDPOINT_GROUP).values().next().value
 const decoded = pb.EndpointGroup.decode(sample.body);
 const field = (length) => 1 + (length < 128 ? 1 : 2) + length; // tag, length, bytes
 const endpointBytes = decoded.endpoints.map((e) => field(pb.Endpoint.encode(e).finish().length));
-const portBytes = decoded.endpoints.map((e) => e.ports.reduce((n, p) => n + field(pb.EndpointPort.encode(p).finish().length), 0));
+const portsBytes = (ports) => ports.reduce((n, p) => n + field(pb.EndpointPort.encode(p).finish().length), 0);
+const portBytes = decoded.endpoints.map((e) => portsBytes(e.ports));
 const anatomy = {
   resource: sample.encoded.length, body: sample.body.length, endpoints: decoded.endpoints.length,
   endpointsBytes: endpointBytes.reduce((a, b) => a + b, 0), portsBytes: portBytes.reduce((a, b) => a + b, 0),
+  // Ports every endpoint has, written once on the group (EndpointGroup.shared_ports).
+  sharedPortsBytes: portsBytes(decoded.sharedPorts),
   nameAndVersion: sample.encoded.length - field(sample.body.length),
 };
 

@@ -4,6 +4,7 @@ import {
   pb, TYPE_SERVICE, type DiscoveryRequest, type DiscoveryRequestInit, type DiscoveryResponse,
   type EndpointGroupInit, type ResourceBodies, type ResourceType, type ServiceInit, Mode,
 } from './messages.js';
+import { expandSharedPorts, shareEndpointPorts } from './shared-ports.js';
 import { contentVersion } from './version.js';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -26,8 +27,9 @@ export function encodeService(service: ServiceInit): Uint8Array {
   return pb.Service.encode(service).finish();
 }
 
+/** Ports every endpoint shares are written once, as `shared_ports` (see shared-ports.ts). */
 export function encodeEndpointGroup(group: EndpointGroupInit): Uint8Array {
-  return pb.EndpointGroup.encode(group).finish();
+  return pb.EndpointGroup.encode(shareEndpointPorts(group)).finish();
 }
 
 /** Encodes a resource body, versions it by content and wraps it as a `Resource`. */
@@ -40,9 +42,10 @@ export function encodeResource<T extends ResourceType>(
   return { typeUrl, name, version, body: bytes, encoded };
 }
 
+/** Decodes a body; an EndpointGroup's endpoints come back with their ports, shared or not. */
 export function decodeResourceBody<T extends ResourceType>(typeUrl: T, bytes: Uint8Array): Result<ResourceBodies[T]> {
   try {
-    const value = typeUrl === TYPE_SERVICE ? pb.Service.decode(bytes) : pb.EndpointGroup.decode(bytes);
+    const value = typeUrl === TYPE_SERVICE ? pb.Service.decode(bytes) : expandSharedPorts(pb.EndpointGroup.decode(bytes));
     return { ok: true, value: value as ResourceBodies[T] };
   } catch (err) {
     return { ok: false, error: `cannot decode ${typeUrl}: ${(err as Error).message}` };

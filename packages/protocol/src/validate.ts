@@ -84,6 +84,10 @@ export function validateService(service: ServiceInit): string[] {
 export function validateEndpointGroup(group: EndpointGroupInit): string[] {
   const problems: string[] = [];
   checkName(problems, group.name, group.namespace, group.service);
+  // Set only on the wire form (decoders move it onto the endpoints), but a body may be checked in either form.
+  for (const port of group.sharedPorts ?? []) {
+    if (!isPort(port.port)) problems.push(`shared port "${port.name ?? ''}" ${String(port.port)} is out of range 1-65535`);
+  }
   const seen = new Set<string>();
   for (const [i, endpoint] of (group.endpoints ?? []).entries()) {
     const label = `endpoint ${endpoint.address ? `"${endpoint.address}"` : `#${i}`}`;

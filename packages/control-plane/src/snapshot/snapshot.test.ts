@@ -60,6 +60,9 @@ describe('buildSnapshot', () => {
     const web = snapshot.resources.get(TYPE_ENDPOINT_GROUP)!.get('default/web')!;
     const body = decodeResourceBody(TYPE_ENDPOINT_GROUP, web.body);
     expect(body.ok && body.value.endpoints.map((e) => e.address)).toEqual(['10.1.0.1', '10.1.0.2']);
+    // The two endpoints' equal ports travel once (shared_ports) and come back on each.
+    expect(body.ok && body.value.endpoints.map((e) => e.ports!.map((p) => `${p.name}:${p.port}`))).toEqual([['http:8080'], ['http:8080']]);
+    expect(protocol.pb.EndpointGroup.decode(web.body).sharedPorts).toHaveLength(1);
   });
 
   it('reuses the previous encoding of every unchanged resource and type', () => {

@@ -393,6 +393,7 @@ export namespace skein {
             namespace?: (string|null);
             service?: (string|null);
             endpoints?: (skein.v1.IEndpoint[]|null);
+            sharedPorts?: (skein.v1.IEndpointPort[]|null);
         }
 
         class EndpointGroup implements IEndpointGroup {
@@ -401,6 +402,7 @@ export namespace skein {
             public namespace: string;
             public service: string;
             public endpoints: skein.v1.IEndpoint[];
+            public sharedPorts: skein.v1.IEndpointPort[];
             public static create(properties?: skein.v1.IEndpointGroup): skein.v1.EndpointGroup;
             public static encode(m: skein.v1.IEndpointGroup, w?: $protobuf.Writer): $protobuf.Writer;
             public static decode(r: ($protobuf.Reader|Uint8Array), l?: number): skein.v1.EndpointGroup;

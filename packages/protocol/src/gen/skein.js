@@ -5033,6 +5033,7 @@ export const skein = $root.skein = (() => {
              * @property {string|null} [namespace] EndpointGroup namespace
              * @property {string|null} [service] EndpointGroup service
              * @property {Array.<skein.v1.IEndpoint>|null} [endpoints] EndpointGroup endpoints
+             * @property {Array.<skein.v1.IEndpointPort>|null} [sharedPorts] EndpointGroup sharedPorts
              */
 
             /**
@@ -5045,6 +5046,7 @@ export const skein = $root.skein = (() => {
              */
             function EndpointGroup(p) {
                 this.endpoints = [];
+                this.sharedPorts = [];
                 if (p)
                     for (var ks = Object.keys(p), i = 0; i < ks.length; ++i)
                         if (p[ks[i]] != null && ks[i] !== "__proto__")
@@ -5084,6 +5086,14 @@ export const skein = $root.skein = (() => {
             EndpointGroup.prototype.endpoints = $util.emptyArray;
 
             /**
+             * EndpointGroup sharedPorts.
+             * @member {Array.<skein.v1.IEndpointPort>} sharedPorts
+             * @memberof skein.v1.EndpointGroup
+             * @instance
+             */
+            EndpointGroup.prototype.sharedPorts = $util.emptyArray;
+
+            /**
              * Creates a new EndpointGroup instance using the specified properties.
              * @function create
              * @memberof skein.v1.EndpointGroup
@@ -5120,6 +5130,10 @@ export const skein = $root.skein = (() => {
                 if (m.endpoints != null && m.endpoints.length) {
                     for (var i = 0; i < m.endpoints.length; ++i)
                         $root.skein.v1.Endpoint.encode(m.endpoints[i], w.uint32(34).fork(), q + 1).ldelim();
+                }
+                if (m.sharedPorts != null && m.sharedPorts.length) {
+                    for (var i = 0; i < m.sharedPorts.length; ++i)
+                        $root.skein.v1.EndpointPort.encode(m.sharedPorts[i], w.uint32(42).fork(), q + 1).ldelim();
                 }
                 return w;
             };
@@ -5176,6 +5190,12 @@ export const skein = $root.skein = (() => {
                             m.endpoints.push($root.skein.v1.Endpoint.decode(r, r.uint32(), undefined, n + 1));
                             break;
                         }
+                    case 5: {
+                            if (!(m.sharedPorts && m.sharedPorts.length))
+                                m.sharedPorts = [];
+                            m.sharedPorts.push($root.skein.v1.EndpointPort.decode(r, r.uint32(), undefined, n + 1));
+                            break;
+                        }
                     default:
                         r.skipType(t & 7, n);
                         break;
@@ -5227,6 +5247,17 @@ export const skein = $root.skein = (() => {
                         }
                     }
                 }
+                if (m.sharedPorts != null && Object.hasOwnProperty.call(m, "sharedPorts")) {
+                    if (!Array.isArray(m.sharedPorts))
+                        return "sharedPorts: array expected";
+                    for (var i = 0; i < m.sharedPorts.length; ++i) {
+                        {
+                            var e = $root.skein.v1.EndpointPort.verify(m.sharedPorts[i], n + 1);
+                            if (e)
+                                return "sharedPorts." + e;
+                        }
+                    }
+                }
                 return null;
             };
 
@@ -5267,6 +5298,16 @@ export const skein = $root.skein = (() => {
                         m.endpoints[i] = $root.skein.v1.Endpoint.fromObject(d.endpoints[i], n + 1);
                     }
                 }
+                if (d.sharedPorts) {
+                    if (!Array.isArray(d.sharedPorts))
+                        throw TypeError(".skein.v1.EndpointGroup.sharedPorts: array expected");
+                    m.sharedPorts = [];
+                    for (var i = 0; i < d.sharedPorts.length; ++i) {
+                        if (!$util.isObject(d.sharedPorts[i]))
+                            throw TypeError(".skein.v1.EndpointGroup.sharedPorts: object expected");
+                        m.sharedPorts[i] = $root.skein.v1.EndpointPort.fromObject(d.sharedPorts[i], n + 1);
+                    }
+                }
                 return m;
             };
 
@@ -5289,6 +5330,7 @@ export const skein = $root.skein = (() => {
                 var d = {};
                 if (o.arrays || o.defaults) {
                     d.endpoints = [];
+                    d.sharedPorts = [];
                 }
                 if (o.defaults) {
                     d.name = "";
@@ -5308,6 +5350,12 @@ export const skein = $root.skein = (() => {
                     d.endpoints = [];
                     for (var j = 0; j < m.endpoints.length; ++j) {
                         d.endpoints[j] = $root.skein.v1.Endpoint.toObject(m.endpoints[j], o, q + 1);
+                    }
+                }
+                if (m.sharedPorts && m.sharedPorts.length) {
+                    d.sharedPorts = [];
+                    for (var j = 0; j < m.sharedPorts.length; ++j) {
+                        d.sharedPorts[j] = $root.skein.v1.EndpointPort.toObject(m.sharedPorts[j], o, q + 1);
                     }
                 }
                 return d;

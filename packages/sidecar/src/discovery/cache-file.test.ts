@@ -11,15 +11,15 @@ const service = (name: string, port = 80) => ({
   name, version: `v${port}`,
   body: encodeService({ name, namespace: name.split('/')[0], clusterIps: ['10.96.0.10'], ports: [{ name: 'http', port }] }),
 });
-const group = (name: string, address: string) => ({
-  name, version: `v-${address}`,
-  body: encodeEndpointGroup({ name, namespace: name.split('/')[0], service: name.split('/')[1], endpoints: [{ address, ports: [{ name: 'http', port: 8080 }] }] }),
+const group = (name: string, ...addresses: string[]) => ({
+  name, version: `v-${addresses.join(',')}`,
+  body: encodeEndpointGroup({ name, namespace: name.split('/')[0], service: name.split('/')[1], endpoints: addresses.map((address) => ({ address, ports: [{ name: 'http', port: 8080 }] })) }),
 });
 
 function readyConfig(): MeshConfig {
   const config = new MeshConfig();
   config.apply(TYPE_SERVICE, { resources: [service('demo/web'), service('demo/api', 81)], removed: [], replace: true });
-  config.apply(TYPE_ENDPOINT_GROUP, { resources: [group('demo/web', '10.0.0.1')], removed: [], replace: true });
+  config.apply(TYPE_ENDPOINT_GROUP, { resources: [group('demo/web', '10.0.0.1', '10.0.0.2')], removed: [], replace: true });
   return config;
 }
 
@@ -55,6 +55,8 @@ describe('CacheFile', () => {
     expect([...restored.services().keys()].sort()).toEqual(['demo/api', 'demo/web']);
     expect(restored.services().get('demo/api')?.ports[0]?.port).toBe(81);
     expect(restored.endpointGroup('demo/web')?.endpoints[0]?.address).toBe('10.0.0.1');
+    // Written with the ports both endpoints share once (shared_ports), read back onto each.
+    expect(restored.endpointGroup('demo/web')?.endpoints.map((e) => e.ports?.map((p) => p.port))).toEqual([[8080], [8080]]);
     expect(restored.versions(TYPE_SERVICE)).toEqual(source.versions(TYPE_SERVICE));
     expect(restored.versions(TYPE_ENDPOINT_GROUP)).toEqual(source.versions(TYPE_ENDPOINT_GROUP));
   });

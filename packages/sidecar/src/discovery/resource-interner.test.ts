@@ -52,6 +52,18 @@ describe('ResourceInterner', () => {
     expect(interner.size.strings).toBeLessThanOrEqual(12);
   });
 
+  it('gives every endpoint of a group sent with shared ports the one interned list', () => {
+    const interner = new ResourceInterner();
+    const a = interner.endpointGroup(decodeGroup(groupInit('demo/a', 5)));
+    const b = interner.endpointGroup(decodeGroup(groupInit('demo/b', 3)));
+    expect(new Set([...a.endpoints, ...b.endpoints].map((e) => e.ports)).size).toBe(1);
+    expect(Object.isFrozen(a.endpoints[4]!.ports)).toBe(true);
+    expect(a.endpoints[0]!.ports!.map((p) => p.name)).toEqual(['http', 'grpc']);
+    // Nothing is left on the group that a reader could take for a second port list.
+    expect(a.sharedPorts).toEqual([]);
+    expect(a.sharedPorts).toBe(b.sharedPorts);
+  });
+
   it('changes nothing a reader sees: values, defaults, JSON and the encoding', () => {
     const init = groupInit('demo/a', 3);
     const plain = decodeGroup(init);

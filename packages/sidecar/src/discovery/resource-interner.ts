@@ -40,9 +40,13 @@ export class ResourceInterner {
     this.field(group, 'namespace');
     const endpoints = group.endpoints;
     if (Array.isArray(endpoints)) {
-      for (const endpoint of endpoints) this.endpoint(endpoint);
+      // Endpoints sent with the group's shared_ports hold one array (see expandSharedPorts):
+      // its key is computed once, not once per endpoint.
+      const seen = { from: EMPTY as readonly EndpointPort[], to: EMPTY as readonly EndpointPort[] };
+      for (const endpoint of endpoints) this.endpoint(endpoint, seen);
       if (own(group, 'endpoints')) group.endpoints = exact(endpoints) as Endpoint[];
     }
+    if (own(group, 'sharedPorts') && Array.isArray(group.sharedPorts)) group.sharedPorts = this.portList(group.sharedPorts) as EndpointPort[];
     return group;
   }
 
@@ -61,7 +65,7 @@ export class ResourceInterner {
     return service;
   }
 
-  private endpoint(endpoint: Endpoint): void {
+  private endpoint(endpoint: Endpoint, seen: { from: readonly EndpointPort[]; to: readonly EndpointPort[] }): void {
     if (Object.isFrozen(endpoint)) return;
     this.field(endpoint, 'nodeName');
     this.field(endpoint, 'zone');
@@ -70,7 +74,13 @@ export class ResourceInterner {
       const list = endpoint[field];
       if (own(endpoint, field) && Array.isArray(list)) endpoint[field] = this.stringList(list) as string[];
     }
-    if (own(endpoint, 'ports') && Array.isArray(endpoint.ports)) endpoint.ports = this.portList(endpoint.ports) as EndpointPort[];
+    const ports = endpoint.ports;
+    if (!own(endpoint, 'ports') || !Array.isArray(ports)) return;
+    if (ports !== seen.from) {
+      seen.from = ports;
+      seen.to = this.portList(ports);
+    }
+    endpoint.ports = seen.to as EndpointPort[];
   }
 
   private servicePort(port: ServicePort): void {
