@@ -55,7 +55,7 @@ describe('skein-control-plane process', () => {
 
   it('documents every flag in --help, with its environment twin', () => {
     const help = execFileSync(process.execPath, [controlPlaneBin, '--help'], { encoding: 'utf8' });
-    for (const flag of ['--source', '--kubeconfig', '--listen-address', '--grpc-port', '--http-port', '--cluster-domain', '--debounce', '--debounce-max', '--max-message-bytes', '--id', '--log-level', '--shutdown-grace']) {
+    for (const flag of ['--source', '--kubeconfig', '--listen-address', '--grpc-port', '--http-port', '--cluster-domain', '--debounce', '--debounce-max', '--debounce-leading', '--max-message-bytes', '--id', '--log-level', '--shutdown-grace']) {
       expect(help).toContain(flag);
     }
     for (const env of ['SKEIN_SOURCE', 'SKEIN_GRPC_PORT', 'SKEIN_HTTP_PORT', 'SKEIN_LOG_LEVEL']) expect(help).toContain(env);

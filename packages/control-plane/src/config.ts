@@ -18,6 +18,8 @@ export interface ControlPlaneConfig {
   clusterDomain: string;
   debounceMs: number;
   debounceMaxMs: number;
+  /** Publish a change that ends a quiet spell at once, not after `debounceMs` (SnapshotPublisher `leading`). */
+  debounceLeading: boolean;
   maxMessageBytes: number;
   id: string;
   logLevel: LogLevel;
@@ -92,8 +94,9 @@ export function buildCommand(): Command {
     .addOption(new Option('--grpc-port <port>', 'discovery stream (gRPC) port; 0 picks one').env('SKEIN_GRPC_PORT').default(15010).argParser(port))
     .addOption(new Option('--http-port <port>', 'HTTP port: /healthz /readyz /metrics /debug/* /v1/snapshot; 0 picks one').env('SKEIN_HTTP_PORT').default(15014).argParser(port))
     .addOption(new Option('--cluster-domain <domain>', 'cluster DNS domain').env('SKEIN_CLUSTER_DOMAIN').default('cluster.local'))
-    .addOption(new Option('--debounce <duration>', 'quiet time before a change is published').env('SKEIN_DEBOUNCE').default(100).argParser(parseDurationMs))
+    .addOption(new Option('--debounce <duration>', 'quiet time before a change in a burst is published').env('SKEIN_DEBOUNCE').default(100).argParser(parseDurationMs))
     .addOption(new Option('--debounce-max <duration>', 'longest a change waits while changes keep coming').env('SKEIN_DEBOUNCE_MAX').default(1000).argParser(parseDurationMs))
+    .addOption(new Option('--debounce-leading <bool>', 'publish a change that follows --debounce of quiet at once; later changes of a burst wait for --debounce').env('SKEIN_DEBOUNCE_LEADING').default('true').choices(['true', 'false']))
     .addOption(new Option('--max-message-bytes <n>', 'largest gRPC request accepted').env('SKEIN_MAX_MESSAGE_BYTES').default(4 * 1024 * 1024).argParser(positiveInt))
     .addOption(new Option('--id <id>', 'this replica\'s name, reported to subscribers').env('SKEIN_ID').default(process.env.POD_NAME ?? hostname()))
     .addOption(new Option('--log-level <level>', 'log verbosity').env('SKEIN_LOG_LEVEL').default('info').choices(LOG_LEVELS))
@@ -116,7 +119,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   command.parse(argv, { from: 'user' });
   const o = command.opts<{
     source?: SourceConfig; kubeconfig?: string; auth?: AuthMode; tokenAudience: string; listenAddress: string; grpcPort: number; httpPort: number;
-    clusterDomain: string; debounce: number; debounceMax: number; maxMessageBytes: number; id: string;
+    clusterDomain: string; debounce: number; debounceMax: number; debounceLeading: 'true' | 'false'; maxMessageBytes: number; id: string;
     logLevel: LogLevel; shutdownGrace: number; webhookPort: number; webhookCertDir?: string; sidecarImage: string;
     nativeSidecars: WebhookConfig['nativeSidecars']; injectedControlPlane: string; webhookConfigName: string; webhookService: string;
   }>();
@@ -138,6 +141,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     clusterDomain: o.clusterDomain,
     debounceMs: o.debounce,
     debounceMaxMs: Math.max(o.debounceMax, o.debounce),
+    debounceLeading: o.debounceLeading === 'true',
     maxMessageBytes: o.maxMessageBytes,
     id: o.id,
     logLevel: o.logLevel,

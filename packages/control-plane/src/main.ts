@@ -79,6 +79,7 @@ export async function startControlPlane(config: ControlPlaneConfig, log: Logger)
     clock: systemClock,
     debounceMs: config.debounceMs,
     maxDelayMs: config.debounceMaxMs,
+    leading: config.debounceLeading,
     cache,
     // Incremental: only Services whose inputs changed are translated again.
     build: () => {

@@ -33,6 +33,16 @@ export interface EndpointDraft {
   pod: string;
 }
 
+/**
+ * An endpoint port with proto3 default values left unset. Why: protobufjs writes every field
+ * that is set, defaults too, while decoders read an absent field as its default: an unnamed
+ * TCP port without appProtocol costs 6 bytes less.
+ */
+export function endpointPort(name: string, port: number, protocol: string, appProtocol: string): EndpointPort {
+  const value = protocolOf(protocol);
+  return { ...(name ? { name } : {}), port, ...(value ? { protocol: value } : {}), ...(appProtocol ? { appProtocol } : {}) };
+}
+
 /** The Service's ports with Kubernetes defaults applied (protocol TCP, targetPort = port). */
 export function servicePortRefs(service: ServiceObject): ServicePortRef[] {
   return (service.spec?.ports ?? []).map((port) => ({
@@ -59,12 +69,7 @@ export function matchPorts(
     const protocol = port.protocol ?? 'TCP';
     const servicePort = servicePorts.find((p) => p.name === (port.name ?? '') && p.protocol === protocol);
     if (!servicePort) continue;
-    matched.push({
-      name: servicePort.name,
-      port: port.port,
-      protocol: protocolOf(protocol),
-      appProtocol: port.appProtocol || servicePort.appProtocol,
-    });
+    matched.push(endpointPort(servicePort.name, port.port, protocol, port.appProtocol || servicePort.appProtocol));
   }
   return matched;
 }

@@ -36,24 +36,32 @@ export function endpointGroup(state: ClusterState, service: ServiceObject, optio
   return { name: resourceName(namespace, name), namespace, service: name, endpoints };
 }
 
+/**
+ * The endpoint as published. Scalars at their proto3 default (false, '') are left unset. Why:
+ * protobufjs writes every field that is set, defaults too, and decoders (binary, and the JSON
+ * form, written with defaults) read an absent one as its default: 2 bytes per field and
+ * endpoint, 4 for a typical one (not terminating, no hostname). Lists stay, empty
+ * ones included: they are not encoded, and model readers need not test for them.
+ */
 function finish(
   draft: EndpointDraft, how: { headless: boolean; publishNotReady: boolean; fqdnSuffix: string },
 ): Endpoint {
-  return {
+  const endpoint: Endpoint = {
     address: draft.address,
     ports: [...draft.ports].sort((a, b) => byCodeUnits(a.name ?? '', b.name ?? '')),
-    // Why: publishNotReadyAddresses makes every endpoint ready (core/v1 ServiceSpec).
-    ready: how.publishNotReady || draft.ready,
-    serving: draft.serving,
-    terminating: draft.terminating,
-    nodeName: draft.nodeName,
-    zone: draft.zone,
-    region: draft.region,
     hintsForZones: [...new Set(draft.hintsForZones)].sort(byCodeUnits),
     hintsForNodes: [...new Set(draft.hintsForNodes)].sort(byCodeUnits),
-    // Why: only a headless Service publishes per-endpoint DNS names.
-    hostname: how.headless && draft.hostname ? `${draft.hostname}${how.fqdnSuffix}` : '',
-    pod: draft.pod,
     weight: 1,
   };
+  // Why: publishNotReadyAddresses makes every endpoint ready (core/v1 ServiceSpec).
+  if (how.publishNotReady || draft.ready) endpoint.ready = true;
+  if (draft.serving) endpoint.serving = true;
+  if (draft.terminating) endpoint.terminating = true;
+  if (draft.nodeName) endpoint.nodeName = draft.nodeName;
+  if (draft.zone) endpoint.zone = draft.zone;
+  if (draft.region) endpoint.region = draft.region;
+  // Why: only a headless Service publishes per-endpoint DNS names.
+  if (how.headless && draft.hostname) endpoint.hostname = `${draft.hostname}${how.fqdnSuffix}`;
+  if (draft.pod) endpoint.pod = draft.pod;
+  return endpoint;
 }

@@ -3,10 +3,9 @@
 // (pkg/controller/endpointslice: podToEndpoint, getEndpointPorts, FindPort).
 import { isIPv4, type EndpointPort } from '@skein/protocol';
 import type { ClusterState } from './cluster-state.js';
-import { locate, type EndpointDraft, type ServicePortRef } from './endpoint-draft.js';
+import { endpointPort, locate, type EndpointDraft, type ServicePortRef } from './endpoint-draft.js';
 import type { ContainerSpec, PodObject, ServiceObject } from './kube-objects.js';
 import { matchesSelector } from './label-selector.js';
-import { protocolOf } from './service-resource.js';
 import { writeTopologyHints } from './topology-hints.js';
 
 /** Drafts for every Pod the Service selects, with hints written as the controller would. */
@@ -82,12 +81,7 @@ function podPorts(pod: PodObject, servicePorts: readonly ServicePortRef[]): Endp
   for (const servicePort of servicePorts) {
     const number = typeof servicePort.target === 'number' ? servicePort.target : findNamedPort(pod, servicePort);
     if (number === undefined) continue;
-    ports.push({
-      name: servicePort.name,
-      port: number,
-      protocol: protocolOf(servicePort.protocol),
-      appProtocol: servicePort.appProtocol,
-    });
+    ports.push(endpointPort(servicePort.name, number, servicePort.protocol, servicePort.appProtocol));
   }
   return ports;
 }

@@ -1,5 +1,5 @@
 import {
-  LoadBalancer, Protocol, ServiceType, SessionAffinity, TrafficDistribution, TrafficPolicy,
+  LoadBalancer, pb, Protocol, ServiceType, SessionAffinity, TrafficDistribution, TrafficPolicy,
   validateEndpointGroup, validateService, type Endpoint,
 } from '@skein/protocol';
 import { describe, expect, it } from 'vitest';
@@ -61,7 +61,9 @@ function stateOf(...objects: Input[]): ClusterState {
 }
 const build = (...objects: Input[]): MeshModel => buildMeshModel(stateOf(...objects), DEFAULT_MODEL_OPTIONS);
 const svcOf = (m: MeshModel, name = 'default/web') => m.services.get(name)!;
-const eps = (m: MeshModel, name = 'default/web'): Endpoint[] => m.endpointGroups.get(name)!.endpoints!;
+/** The endpoints as a reader sees them: the model leaves default values unset (endpoint-group.test.ts). */
+const eps = (m: MeshModel, name = 'default/web'): Endpoint[] =>
+  m.endpointGroups.get(name)!.endpoints!.map((e) => pb.Endpoint.toObject(pb.Endpoint.fromObject(e), { defaults: true }) as Endpoint);
 
 /** A complete Endpoint with the defaults of the fixtures. */
 function ep(address: string, o: Partial<Endpoint> = {}): Endpoint {

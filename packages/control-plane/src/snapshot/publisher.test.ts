@@ -25,7 +25,7 @@ class FakeClock implements Clock {
     this.timers = this.timers.filter((t) => t.id !== handle);
   }
 
-  /** Moves time forward by `ms`, firing due timers in order. */
+  /** Moves time forward by `ms`, firing due timers in order; a build's own time (a nested advance) is kept. */
   advance(ms: number): void {
     const end = this.time + ms;
     for (;;) {
@@ -35,7 +35,7 @@ class FakeClock implements Clock {
       this.time = due.at;
       due.fn();
     }
-    this.time = end;
+    this.time = Math.max(this.time, end);
   }
 
   get pendingTimers(): number {
@@ -45,7 +45,7 @@ class FakeClock implements Clock {
 
 const service = (ip: string): ServiceInit => ({ name: 'default/web', namespace: 'default', clusterIps: [ip], ports: [{ port: 80 }] });
 
-function setup(options: { onError?: (error: unknown) => void } = {}) {
+function setup(options: { onError?: (error: unknown) => void; leading?: boolean } = {}) {
   const clock = new FakeClock();
   const cache = new MemorySnapshotCache();
   let ip = '10.0.0.1';
@@ -73,8 +73,8 @@ function setup(options: { onError?: (error: unknown) => void } = {}) {
 }
 
 describe('SnapshotPublisher', () => {
-  it('builds once after 100 ms without a change', () => {
-    const t = setup();
+  it('with leading off, builds once after 100 ms without a change', () => {
+    const t = setup({ leading: false });
     t.publisher.notify();
     t.clock.advance(60);
     t.publisher.notify();
@@ -86,8 +86,8 @@ describe('SnapshotPublisher', () => {
     expect(t.publisher.pending).toBe(false);
   });
 
-  it('builds no later than 1 s after the first unbuilt change under a steady trickle', () => {
-    const t = setup();
+  it('with leading off, builds no later than 1 s after the first unbuilt change under a steady trickle', () => {
+    const t = setup({ leading: false });
     for (let i = 0; i < 30; i++) {
       t.publisher.notify();
       t.clock.advance(50);
@@ -172,5 +172,124 @@ describe('SnapshotPublisher', () => {
     expect(t.publisher.flush()).toBeUndefined();
     expect(t.builds).toBe(0);
     expect(t.clock.pendingTimers).toBe(0);
+  });
+
+  describe('leading edge', () => {
+    it('publishes an isolated change on the next turn, coalescing the changes of the same turn', () => {
+      const t = setup();
+      const published: string[] = [];
+      t.cache.watch((s) => published.push(s.version));
+      t.publisher.notify();
+      t.publisher.notify(); // e.g. several informer events of one object
+      t.publisher.notify();
+      expect(t.builds).toBe(0); // not inside notify(): the caller's turn finishes first
+      t.clock.advance(0);
+      expect(t.builds).toBe(1);
+      expect(published).toHaveLength(1);
+      expect(t.publisher.pending).toBe(false);
+      expect(t.clock.pendingTimers).toBe(0);
+    });
+
+    it('publishes each of two changes at once when they are more than the debounce apart', () => {
+      const t = setup();
+      t.publisher.notify();
+      t.clock.advance(0);
+      t.clock.advance(150);
+      t.setIp('10.0.0.2');
+      t.publisher.notify();
+      t.clock.advance(0);
+      expect(t.builds).toBe(2);
+      expect(t.reports.map((r) => r.type)).toEqual(['published', 'published']);
+    });
+
+    it('turns a burst of 100 changes over 50 ms into one leading and one trailing publication', () => {
+      const t = setup();
+      const builtAt: number[] = [];
+      t.cache.watch(() => builtAt.push(t.clock.now()));
+      let last = 0;
+      for (let i = 0; i < 100; i++) {
+        t.setIp(`10.0.1.${i}`);
+        last = t.clock.now();
+        t.publisher.notify();
+        t.clock.advance(0.5);
+      }
+      t.clock.advance(1000);
+      expect(t.builds).toBe(2);
+      // The leading build (3 ms of fake time), then 100 ms after the last change.
+      expect(builtAt).toEqual([3, last + 100 + 3]);
+      expect(t.clock.pendingTimers).toBe(0);
+    });
+
+    it('still builds at most once per debounce-max under steady churn, none waiting longer', () => {
+      const t = setup();
+      const startedAt: number[] = [];
+      t.cache.watch(() => startedAt.push(t.clock.now() - 3));
+      let last = 0;
+      for (let i = 0; i < 60; i++) {
+        t.setIp(`10.0.2.${i}`);
+        last = t.clock.now();
+        t.publisher.notify();
+        t.clock.advance(50); // never 100 ms of quiet
+      }
+      t.clock.advance(2000);
+      // ~3 s of changes: the leading build, then one each second (debounce-max) while they keep
+      // coming, then 100 ms after the last: never more often than with leading off, plus one.
+      expect(startedAt.length).toBe(4);
+      expect(startedAt[0]).toBe(0);
+      for (let i = 2; i < startedAt.length - 1; i++) expect(startedAt[i]! - startedAt[i - 1]!).toBeGreaterThanOrEqual(1000);
+      expect(startedAt.at(-1)).toBe(last + 100);
+    });
+
+    it('falls back to the trailing debounce for a change that arrives during a build', () => {
+      const t = setup();
+      let again = true;
+      t.cache.watch(() => {
+        if (again) t.publisher.notify(); // a change made while the snapshot is being published
+        again = false;
+      });
+      t.publisher.notify();
+      t.clock.advance(0);
+      expect(t.builds).toBe(1);
+      t.clock.advance(99);
+      expect(t.builds).toBe(1);
+      t.clock.advance(1);
+      expect(t.builds).toBe(2);
+    });
+
+    it('falls back to the trailing debounce within the debounce after a build, then leads again', () => {
+      const t = setup();
+      t.publisher.notify();
+      t.clock.advance(0); // built at 0..3
+      t.clock.advance(40);
+      t.publisher.notify();
+      t.clock.advance(99);
+      expect(t.builds).toBe(1);
+      t.clock.advance(1);
+      expect(t.builds).toBe(2); // 100 ms after that change
+      t.clock.advance(200);
+      t.publisher.notify();
+      t.clock.advance(0);
+      expect(t.builds).toBe(3);
+    });
+
+    it('counts an explicit flush as a build: a change right after it waits for the debounce', () => {
+      const t = setup();
+      t.publisher.flush();
+      t.publisher.notify();
+      t.clock.advance(0);
+      expect(t.builds).toBe(1);
+      t.clock.advance(100);
+      expect(t.builds).toBe(2);
+    });
+
+    it('with leading off, waits the debounce for an isolated change', () => {
+      const t = setup({ leading: false });
+      t.publisher.notify();
+      t.clock.advance(0);
+      t.clock.advance(99);
+      expect(t.builds).toBe(0);
+      t.clock.advance(1);
+      expect(t.builds).toBe(1);
+    });
   });
 });

@@ -1,6 +1,13 @@
 // Debounced publication: many model changes in a burst (an informer resync, a rollout) become
 // one snapshot. Builds after `debounceMs` without a change, but never later than `maxDelayMs`
 // after the first unbuilt change, so a steady trickle of changes cannot starve subscribers.
+//
+// Leading edge (default): a change that ends a quiet spell (no build for `debounceMs`) is built
+// on the next turn of the event loop instead, so an isolated edit is not held back by a wait
+// meant for bursts (istiod delays every push by its debounce). Changes of the same turn (the
+// informer events of one object) still share that build; changes during it or within
+// `debounceMs` after it take the trailing debounce, so a burst costs one build more than
+// without the leading edge, never a build per change.
 import type { MeshModel } from '../model/mesh-model.js';
 import { buildSnapshot, type Snapshot, type SnapshotProblem } from './snapshot.js';
 import type { WritableSnapshotCache } from './snapshot-cache.js';
@@ -39,6 +46,8 @@ export interface SnapshotPublisherOptions {
   debounceMs?: number;
   /** Longest delay between the first unbuilt change and its build. Default 1000 ms. */
   maxDelayMs?: number;
+  /** Builds a change that ends a quiet spell at once (on the next turn). Default true; false: always wait `debounceMs`. */
+  leading?: boolean;
   /** Called after every build, failed ones included. */
   onBuilt?: (durationMs: number, report: PublishReport) => void;
   /**
@@ -54,10 +63,15 @@ export class SnapshotPublisher {
   private readonly clock: Clock;
   private readonly debounceMs: number;
   private readonly maxDelayMs: number;
+  private readonly leading: boolean;
   private timer: unknown;
   private timerArmed = false;
+  /** The armed timer is a leading-edge build: due at once, whatever comes in meanwhile. */
+  private leadingArmed = false;
   private firstPendingAt: number | undefined;
   private lastNotifyAt = 0;
+  /** When the last build ended; a change `debounceMs` or more after it ends a quiet spell. */
+  private lastBuiltAt = -Infinity;
   /** When the source saw the oldest change awaiting its build (for push latency); undefined if unknown. */
   private pendingEventAt: number | undefined;
   private building = false;
@@ -68,6 +82,7 @@ export class SnapshotPublisher {
     this.clock = options.clock ?? systemClock;
     this.debounceMs = options.debounceMs ?? 100;
     this.maxDelayMs = options.maxDelayMs ?? 1000;
+    this.leading = options.leading ?? true;
   }
 
   /** Whether a change awaits its build. */
@@ -87,7 +102,11 @@ export class SnapshotPublisher {
     this.firstPendingAt ??= now;
     this.lastNotifyAt = now;
     // One timer per burst; it re-arms itself if more changes came (no timer churn per event).
-    if (!this.timerArmed) this.arm(now);
+    if (this.timerArmed) return;
+    // A timer of 0 rather than a build here: the caller's turn (more events of the same
+    // object, several objects of one watch chunk) ends first and joins the build.
+    this.leadingArmed = this.leading && !this.building && now - this.lastBuiltAt >= this.debounceMs;
+    this.arm(now);
   }
 
   /**
@@ -118,6 +137,7 @@ export class SnapshotPublisher {
       report = { type: 'failed', error, durationMs: this.clock.now() - started };
     } finally {
       this.building = false;
+      this.lastBuiltAt = this.clock.now();
     }
     this.options.onBuilt?.(report.durationMs, report);
     if (report.type === 'failed') {
@@ -148,6 +168,7 @@ export class SnapshotPublisher {
   }
 
   private dueAt(): number {
+    if (this.leadingArmed) return this.firstPendingAt!;
     return Math.min(this.lastNotifyAt + this.debounceMs, this.firstPendingAt! + this.maxDelayMs);
   }
 
@@ -159,6 +180,7 @@ export class SnapshotPublisher {
   private disarm(): void {
     if (this.timerArmed) this.clock.clearTimeout(this.timer);
     this.timerArmed = false;
+    this.leadingArmed = false;
     this.timer = undefined;
   }
 

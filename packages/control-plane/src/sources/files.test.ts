@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -199,6 +199,27 @@ describe('FilesSource', () => {
     }
     expect(firstSeenWhileWriting).toBeDefined();
     expect(firstSeenWhileWriting).toBeLessThan(45);
+  });
+
+  it('reads a file written in place only once its writes settle, never half-written', async () => {
+    // Why the files source has no leading edge: truncate and each write are separate events,
+    // and a read at the first one sees a valid manifest (empty, or one document of two) whose
+    // missing objects would be deleted. A fix that reads at once must keep this test green.
+    write('a.yaml', `${svc('one')}---\n${svc('two')}`);
+    await start({ debounceMs: 200, debounceMaxMs: 1000, watchedPollIntervalMs: 600_000, pollIntervalMs: 600_000 });
+    const mark = rec.events.length;
+    const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 30));
+    const fd = openSync(join(dir, 'a.yaml'), 'w'); // truncates: the file is empty now
+    await pause();
+    writeSync(fd, `${svc('one', 81)}---\n`);
+    await pause();
+    writeSync(fd, svc('two'));
+    closeSync(fd);
+    const events = await rec.after(mark, isUpsertOf('one'), 'the edit');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // no second read, or a late one, changes anything
+    expect(deleted(rec.since(mark))).toEqual([]);
+    expect(upserted(rec.since(mark))).toEqual(['Service/default/one']);
+    expect(events.find(isUpsertOf('one'))).toMatchObject({ object: { spec: { ports: [{ port: 81 }] } } });
   });
 
   it('emits deletes for a removed document and a removed file', async () => {

@@ -127,6 +127,13 @@ export class FilesSource implements Source {
     else this.pendingPaths.add(file);
     clearTimeout(this.debounceTimer);
     // Trailing debounce, but a stream of notifications cannot hold the first one back forever.
+    // No leading edge (unlike SnapshotPublisher): the quiet time is how we know a write is done.
+    // A file written in place notifies at the truncate and at each write, and fs.watch says
+    // nothing of close; a read at the first notification parses a valid but partial manifest
+    // (empty, or the first documents), and ManifestState rightly takes what a complete parse
+    // lacks as deleted. Only a syntax error marks a read as partial (its objects are kept).
+    // An atomic save (rename into place) would be safe to read at once, but fs.watch reports
+    // it as `rename`, as it does a file just created and not yet written.
     const wait = Math.min(this.options.debounceMs, this.firstNoticedAt + this.options.debounceMaxMs - now);
     this.debounceTimer = setTimeout(() => this.request(false), Math.max(0, wait));
     this.debounceTimer.unref();
