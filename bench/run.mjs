@@ -11,6 +11,10 @@
 //   0d. gRPC unary through the sidecar's h2c listener vs direct grpc-js, and library mode
 //      (mesh.dispatcher, mesh.fetch) vs plain undici (bench/grpc-library.mjs, ~3 min): the
 //      "gRPC unary through the sidecar" and "Library mode" sections.
+//   0e. CONNECT tunnels through the sidecar vs direct and a bare node:net relay
+//      (bench/tunnel.mjs, ~1 min): the "CONNECT tunnel" section.
+//   0f. Sidecar memory with the 1,000-Service world loaded, idle and under load, three heap
+//      settings (bench/sidecar-memory.mjs, ~1.5 min): the "Sidecar memory" section.
 //   1-3. The control plane (bench/control-plane.mjs, ~6 min): snapshot build; convergence with
 //      100, 1,000 and 5,000 light subscribers in worker processes (SotW baseline at 100);
 //      churn at 1,000 × 100 edits/s and 2,000 × 30 edits/s. Raw numbers of the last run go to
@@ -24,6 +28,8 @@ import { grpcLibrarySuite } from './grpc-library.mjs';
 import { httpPeersSuite } from './http-peers.mjs';
 import { httpProxySuite } from './http-proxy.mjs';
 import { pickSuite } from './pick.mjs';
+import { sidecarMemorySuite } from './sidecar-memory.mjs';
+import { tunnelSuite } from './tunnel.mjs';
 
 const startedAt = Date.now();
 /** The whole suite gives up after this: a hang must not outlive CI's patience. */
@@ -68,6 +74,12 @@ async function main() {
 
   log('0d. gRPC unary through the sidecar vs direct grpc-js; library mode vs plain undici (~3 min)');
   await grpcLibrarySuite({ track, log });
+
+  log('0e. CONNECT tunnels: direct, sidecar tunnel, bare node:net relay (~1 min)');
+  await tunnelSuite({ log });
+
+  log('0f. sidecar memory: 1,000 Services loaded, idle and under load (~1.5 min)');
+  await sidecarMemorySuite({ log });
 
   // Last, so that its section can give the whole suite's duration.
   log('1-3. control plane: snapshot build, convergence, churn (~6 min)');

@@ -7,6 +7,7 @@ import {
   AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, SamplingDecision, type ReadableSpan, type Sampler,
 } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
+import { AttributeSet } from './attribute-set.js';
 import { LightSpan, LightTracer, type LightSpanLimits } from './light-tracer.js';
 
 const resource = resourceFromAttributes({ 'service.name': 'test' });
@@ -133,5 +134,44 @@ describe('LightTracer', () => {
     const relative = tracer.startSpan('GET', { startTime: performance.now() - 20 }, ROOT_CONTEXT);
     relative.end(Date.now());
     expect(hrTimeToMilliseconds(ended[1]!.duration)).toBeGreaterThanOrEqual(18);
+  });
+
+  it('shares an attribute set: read back as attributes before the span\'s own, passed to the sampler, the set itself unchanged', () => {
+    const seen: unknown[] = [];
+    const sampler: Sampler = { shouldSample: (_c, _t, _n, _k, attributes) => (seen.push(attributes), { decision: SamplingDecision.RECORD_AND_SAMPLED }), toString: () => 'test' };
+    const { tracer, ended } = tracerWith(sampler);
+    const destination = new AttributeSet({ 'http.request.method': 'GET', 'server.port': 80, skipped: undefined });
+    const endpoint = new AttributeSet({ 'network.peer.address': '10.0.0.1' });
+    const span = tracer.startSharedSpan('GET', SpanKind.CLIENT, destination, ROOT_CONTEXT) as LightSpan;
+    span.setAttribute('url.path', '/a');
+    span.addAttributeSet(endpoint);
+    span.end();
+    expect(seen).toEqual([destination.attributes]);
+    expect(ended[0]!.attributes).toEqual({ 'http.request.method': 'GET', 'server.port': 80, 'network.peer.address': '10.0.0.1', 'url.path': '/a' });
+    expect(Object.keys(ended[0]!.attributes)).toEqual(['http.request.method', 'server.port', 'network.peer.address', 'url.path']);
+    expect(ended[0]!.kind).toBe(SpanKind.CLIENT);
+    expect(destination.keys).toEqual(['http.request.method', 'server.port']);
+  });
+
+  it('keeps the last value set, shared or the span\'s own, with no key twice', () => {
+    const { tracer, ended } = tracerWith();
+    const shared = new AttributeSet({ a: 1, b: 2 });
+    const first = tracer.startSharedSpan('x', SpanKind.CLIENT, shared, ROOT_CONTEXT);
+    first.setAttribute('b', 3);
+    first.end();
+    const second = tracer.startSpan('y', {}, ROOT_CONTEXT) as LightSpan;
+    second.setAttribute('a', 0);
+    second.addAttributeSet(shared);
+    second.addAttributeSet(shared); // twice: no duplicate keys
+    second.end();
+    expect(ended.map((s) => s.attributes)).toEqual([{ a: 1, b: 3 }, { a: 1, b: 2 }]);
+    expect(ended.map((s) => s.droppedAttributesCount)).toEqual([0, 0]);
+  });
+
+  it('applies the count and length limits to shared attributes too', () => {
+    const { tracer, ended } = tracerWith(undefined, { attributeCountLimit: 2, attributeValueLengthLimit: 3 });
+    tracer.startSharedSpan('x', SpanKind.CLIENT, new AttributeSet({ a: 'abcdef', b: 2, c: 3 }), ROOT_CONTEXT).end();
+    expect(ended[0]!.attributes).toEqual({ a: 'abc', b: 2 });
+    expect(ended[0]!.droppedAttributesCount).toBe(1);
   });
 });

@@ -17,6 +17,7 @@ import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, Sampler, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { randomFillSync } from 'node:crypto';
+import type { AttributeSet } from './attribute-set.js';
 
 /** The limits the proxy's spans honour (OTEL_SPAN_ATTRIBUTE_*). Events and links are not recorded. */
 export interface LightSpanLimits {
@@ -37,12 +38,27 @@ export interface LightTracerOptions {
 
 const NO_LINKS: Link[] = [];
 const NO_EVENTS: TimedEvent[] = [];
+/** Shared by spans without sets; never pushed into (addAttributeSet replaces it first). */
+const NO_SETS: AttributeSet[] = [];
 const timeOrigin = performance.timeOrigin;
 
 export class LightTracer implements Tracer {
   constructor(private readonly options: LightTracerOptions) {}
 
   startSpan(name: string, options: SpanOptions = {}, context?: Context): Span {
+    return this.start(name, options, undefined, context);
+  }
+
+  /**
+   * startSpan for the proxy's spans: `shared` is added by reference (see AttributeSet) and is
+   * what the sampler sees as the span's attributes. `startTime`: a performance.now() value the
+   * caller already has (default: now).
+   */
+  startSharedSpan(name: string, kind: SpanKind, shared: AttributeSet, context: Context, startTime?: number): Span {
+    return this.start(name, { kind, attributes: shared.attributes }, shared, context, startTime);
+  }
+
+  private start(name: string, options: SpanOptions, shared: AttributeSet | undefined, context: Context | undefined, startTime = options.startTime): Span {
     const parentContext = context === undefined || options.root ? undefined : trace.getSpanContext(context);
     if (context !== undefined && this.options.isSuppressed?.(context)) return trace.wrapSpanContext({ traceId: INVALID_TRACE, spanId: INVALID_SPAN, traceFlags: TraceFlags.NONE });
     const parent = parentContext !== undefined && trace.isSpanContextValid(parentContext) ? parentContext : undefined;
@@ -57,8 +73,9 @@ export class LightTracer implements Tracer {
       ...(parent?.traceState || sampling.traceState ? { traceState: sampling.traceState ?? parent?.traceState } : {}),
     };
     if (sampling.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
-    const span = new LightSpan(this.options, name, kind, spanContext, parent, relativeMs(options.startTime));
-    if (options.attributes) span.setAttributes(options.attributes);
+    const span = new LightSpan(this.options, name, kind, spanContext, parent, relativeMs(startTime));
+    if (shared !== undefined) span.addAttributeSet(shared);
+    else if (options.attributes) span.setAttributes(options.attributes);
     if (sampling.attributes) span.setAttributes(sampling.attributes);
     return span;
   }
@@ -74,7 +91,6 @@ export class LightTracer implements Tracer {
 
 /** A recording span of the proxy; once ended, the ReadableSpan the processors and exporters read. */
 export class LightSpan implements Span, ReadableSpan {
-  readonly attributes: Attributes = {};
   readonly links = NO_LINKS;
   readonly events = NO_EVENTS;
   readonly droppedEventsCount = 0;
@@ -82,6 +98,10 @@ export class LightSpan implements Span, ReadableSpan {
   droppedAttributesCount = 0;
   status: SpanStatus = { code: SpanStatusCode.UNSET };
   ended = false;
+  /** Shared attribute sets, before the span's own attributes; no key is in two places. */
+  sharedAttributes: AttributeSet[] = NO_SETS;
+  /** The span's own attributes, key and value after each other: cheaper than growing an object key by key. */
+  readonly ownAttributes: Array<string | AttributeValue> = [];
   /** Milliseconds since performance.timeOrigin; -1 until ended. */
   private endMs = -1;
   private attributeCount = 0;
@@ -95,6 +115,24 @@ export class LightSpan implements Span, ReadableSpan {
     /** Milliseconds since performance.timeOrigin. */
     private readonly startMs: number,
   ) {}
+
+  /** Every attribute as one object, shared sets first: built on each read (exporters other than ours). */
+  get attributes(): Attributes {
+    const attributes: Attributes = {};
+    for (const set of this.sharedAttributes) for (let i = 0; i < set.keys.length; i++) attributes[set.keys[i]!] = set.values[i];
+    const own = this.ownAttributes;
+    for (let i = 0; i < own.length; i += 2) attributes[own[i] as string] = own[i + 1] as AttributeValue;
+    return attributes;
+  }
+
+  /** Start and end in milliseconds since the epoch (the encoder's, without HrTime arrays). */
+  get startEpochMs(): number {
+    return timeOrigin + this.startMs;
+  }
+
+  get endEpochMs(): number {
+    return timeOrigin + Math.max(this.endMs, this.startMs);
+  }
 
   get resource(): Resource {
     return this.options.resource;
@@ -122,23 +160,62 @@ export class LightSpan implements Span, ReadableSpan {
 
   setAttribute(key: string, value: AttributeValue | undefined): this {
     if (this.ended || value === undefined || value === null || key.length === 0) return this;
+    if (this.sharedAttributes !== NO_SETS && this.sharedAttributes.some((set) => set.has(key))) this.unshare();
     const limits = this.options.limits;
-    if (!(key in this.attributes)) {
-      if (this.attributeCount >= limits.attributeCountLimit) {
-        this.droppedAttributesCount++;
-        return this;
-      }
-      this.attributeCount++;
-    }
-    this.attributes[key] = typeof value === 'string' && value.length > limits.attributeValueLengthLimit
+    const stored = typeof value === 'string' && value.length > limits.attributeValueLengthLimit
       ? value.slice(0, limits.attributeValueLengthLimit)
       : value;
+    const own = this.ownAttributes;
+    for (let i = 0; i < own.length; i += 2) {
+      if (own[i] === key) {
+        own[i + 1] = stored;
+        return this;
+      }
+    }
+    if (this.attributeCount >= limits.attributeCountLimit) {
+      this.droppedAttributesCount++;
+      return this;
+    }
+    this.attributeCount++;
+    own.push(key, stored);
     return this;
   }
 
   setAttributes(attributes: Attributes): this {
     for (const key in attributes) this.setAttribute(key, attributes[key]);
     return this;
+  }
+
+  /**
+   * Adds `set`'s attributes by reference. When that would not give what setting them one by one
+   * gives (a key already present, a limit reached, a value to truncate), sets them one by one.
+   */
+  addAttributeSet(set: AttributeSet): this {
+    if (this.ended) return this;
+    const limits = this.options.limits;
+    const shareable = this.attributeCount + set.keys.length <= limits.attributeCountLimit
+      && set.longestString <= limits.attributeValueLengthLimit
+      && !set.keys.some((key) => this.hasOwn(key) || this.sharedAttributes.some((other) => other.has(key)));
+    if (!shareable) return this.setAttributes(set.attributes);
+    if (this.sharedAttributes === NO_SETS) this.sharedAttributes = [set];
+    else this.sharedAttributes.push(set);
+    this.attributeCount += set.keys.length;
+    return this;
+  }
+
+  private hasOwn(key: string): boolean {
+    const own = this.ownAttributes;
+    for (let i = 0; i < own.length; i += 2) if (own[i] === key) return true;
+    return false;
+  }
+
+  /** Turns the shared sets into own attributes (rare: a shared key set again). */
+  private unshare(): void {
+    const sets = this.sharedAttributes;
+    this.sharedAttributes = NO_SETS;
+    const own = this.ownAttributes.splice(0);
+    for (const set of sets) for (let i = 0; i < set.keys.length; i++) this.ownAttributes.push(set.keys[i]!, set.values[i]!);
+    this.ownAttributes.push(...own);
   }
 
   /** Events are not recorded by the proxy's spans (it adds none). */

@@ -7,7 +7,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { otlpTraceSchema } from '@skein/testkit';
 import { describe, expect, it } from 'vitest';
-import { LightTracer } from './light-tracer.js';
+import { AttributeSet } from './attribute-set.js';
+import { LightSpan, LightTracer } from './light-tracer.js';
 import { OtlpSpanEncoder } from './otlp-span-encoder.js';
 
 const resource = resourceFromAttributes({ 'service.name': 'skein-sidecar', 'k8s.pod.name': 'web-1', 'host.arch': 'amd64' });
@@ -57,6 +58,23 @@ describe('OtlpSpanEncoder', () => {
       if (i % 2) span.setStatus({ code: SpanStatusCode.OK });
     }, i % 3 === 0 ? SpanKind.SERVER : SpanKind.INTERNAL, i % 5 === 0 ? ROOT_CONTEXT : remoteParent)).flat();
     expectSameAsOpenTelemetry(spans);
+  });
+
+  it('writes shared attribute sets as OpenTelemetry writes the same attributes, and keeps their bytes', () => {
+    const destination = new AttributeSet({ 'http.request.method': 'GET', 'server.address': 'web.demo', 'server.port': 80, 'skein.service': 'web' });
+    const endpoints = [new AttributeSet({ 'network.peer.address': '10.0.0.1', 'skein.endpoint.zone': 'zone-a' }), new AttributeSet({ 'network.peer.address': '10.0.0.2' })];
+    const spans = Array.from({ length: 6 }, (_, i) => record((span) => {
+      const light = span as LightSpan;
+      light.setAttribute('url.path', `/item/${i}`);
+      light.addAttributeSet(destination);
+      light.addAttributeSet(endpoints[i % 2]!);
+      light.setAttribute('http.response.status_code', 200);
+      if (i === 5) light.setAttribute('server.port', 8080); // a shared key set again
+    })).flat();
+    expectSameAsOpenTelemetry(spans);
+    expect(destination.encodedSpanAttributes).toBeDefined();
+    expect(endpoints.every((set) => set.encodedSpanAttributes !== undefined)).toBe(true);
+    expectSameAsOpenTelemetry(spans); // again, from the kept bytes
   });
 
   it('encodes SDK spans with events, links and several resources and scopes', () => {

@@ -1,31 +1,23 @@
 // OTLP protobuf encoding of the sidecar's spans (an ExportTraceServiceRequest), for the
 // http/protobuf and gRPC exporters. Why our own: the OpenTelemetry serializer cost the proxy
 // ~6 µs per span on its event loop, measured — as much as the request's span itself. This one
-// writes in one pass into one growing buffer, encodes each resource, scope and attribute key
-// once and keeps the bytes, and converts ids with Buffer's native hex decoder. It covers the
-// whole ReadableSpan (events and links too), so any span an exporter may get is encoded whole.
-//
-// Length-prefixed fields: a message's length is only known once it is written, so a guess of
-// its length's size is reserved and the body moved when the guess was wrong (rare: attributes
-// under 128 bytes take 1 byte, spans 2).
-import type { Attributes, AttributeValue, HrTime, Link } from '@opentelemetry/api';
+// writes in one pass into one growing buffer (protobuf-writer.ts), encodes each resource, scope,
+// attribute key, repeating attribute and shared attribute set (attribute-set.ts) once and keeps
+// the bytes. It covers the whole ReadableSpan (events and links too), so any span an exporter
+// may get is encoded whole.
+import type { Attributes, AttributeValue, Link } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import { LightSpan } from './light-tracer.js';
+import { ProtobufWriter, WIRE_FIXED32, WIRE_FIXED64, WIRE_VARINT } from './protobuf-writer.js';
 
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LEN = 2;
-const WIRE_FIXED32 = 5;
 const HAS_IS_REMOTE = 0x100;
 const IS_REMOTE = 0x200;
-const TWO_32 = 4294967296;
 const MAX_CACHED_KEYS = 256;
 const MAX_VALUES_PER_KEY = 64;
 
-export class OtlpSpanEncoder {
-  private buf = Buffer.allocUnsafe(64 * 1024);
-  private pos = 0;
+export class OtlpSpanEncoder extends ProtobufWriter {
   private readonly keys = new Map<string, Buffer>();
   private readonly pairs = new Map<string, Map<string | number | boolean, Buffer>>();
   private readonly resources = new WeakMap<Resource, Buffer>();
@@ -33,22 +25,64 @@ export class OtlpSpanEncoder {
 
   /** The request for `spans`: one ResourceSpans per resource, one ScopeSpans per scope within it. */
   encode(spans: readonly ReadableSpan[]): Uint8Array {
-    this.pos = 0;
-    for (const [resource, byScope] of group(spans)) {
-      const resourceSpans = this.begin(1, 3);
-      this.raw(1, this.resourceBytes(resource));
-      for (const [scope, scopeSpans] of byScope) {
-        const scopeSpansStart = this.begin(2, 3);
-        this.raw(1, this.scopeBytes(scope));
-        for (const span of scopeSpans) this.span(span);
-        if (scope.schemaUrl) this.string(3, scope.schemaUrl);
-        this.end(scopeSpansStart, 3);
-      }
-      if (resource.schemaUrl) this.string(3, resource.schemaUrl);
-      this.end(resourceSpans, 3);
+    const lanes = new SpanLanes();
+    for (const span of spans) this.appendSpan(lanes.of(span), span);
+    return this.request(lanes.all());
+  }
+
+  /** Appends `span` to `lane` as an encoded `Span` field; when encoding throws, the lane is left as it was. */
+  appendSpan(lane: SpanLane, span: ReadableSpan): void {
+    const ownBuf = this.buf;
+    const ownPos = this.pos;
+    this.buf = lane.buf;
+    this.pos = lane.pos;
+    try {
+      this.span(span);
+      lane.pos = this.pos;
+      lane.count++;
+    } finally {
+      lane.buf = this.buf; // grown, perhaps, with the lane's bytes copied
+      this.buf = ownBuf;
+      this.pos = ownPos;
     }
-    // A copy: the working buffer is reused by the next batch while this one is still being sent.
-    return Buffer.from(this.buf.subarray(0, this.pos));
+  }
+
+  /**
+   * The ExportTraceServiceRequest of the spans in `lanes` (lanes of one resource next to each
+   * other), in a buffer of its own: the lanes are reused while this request is being sent.
+   */
+  request(lanes: readonly SpanLane[]): Uint8Array {
+    let bound = 0;
+    for (const lane of lanes) {
+      // Also fills the resource and scope caches, which write into the working buffer.
+      bound += lane.pos + this.resourceBytes(lane.resource).length + this.scopeBytes(lane.scope).length + 32
+        + 3 * ((lane.resource.schemaUrl?.length ?? 0) + (lane.scope.schemaUrl?.length ?? 0));
+    }
+    const ownBuf = this.buf;
+    const ownPos = this.pos;
+    this.buf = Buffer.allocUnsafe(bound);
+    this.pos = 0;
+    try {
+      for (let i = 0; i < lanes.length;) {
+        const resource = lanes[i]!.resource;
+        const resourceSpans = this.begin(1, 3);
+        this.raw(1, this.resourceBytes(resource));
+        for (; i < lanes.length && lanes[i]!.resource === resource; i++) {
+          const lane = lanes[i]!;
+          const scopeSpans = this.begin(2, 3);
+          this.raw(1, this.scopeBytes(lane.scope));
+          this.raw(-1, lane.buf.subarray(0, lane.pos));
+          if (lane.scope.schemaUrl) this.string(3, lane.scope.schemaUrl);
+          this.end(scopeSpans, 3);
+        }
+        if (resource.schemaUrl) this.string(3, resource.schemaUrl);
+        this.end(resourceSpans, 3);
+      }
+      return this.buf.subarray(0, this.pos);
+    } finally {
+      this.buf = ownBuf;
+      this.pos = ownPos;
+    }
   }
 
   private span(span: ReadableSpan): void {
@@ -63,11 +97,15 @@ export class OtlpSpanEncoder {
     this.string(5, span.name);
     this.tag(6, WIRE_VARINT);
     this.varint(span.kind + 1); // OTLP's SpanKind counts from UNSPECIFIED = 0
+    const light = span instanceof LightSpan ? span : undefined;
     this.tag(7, WIRE_FIXED64);
-    this.time(span.startTime);
+    if (light !== undefined) this.epochMilliseconds(light.startEpochMs);
+    else this.time(span.startTime);
     this.tag(8, WIRE_FIXED64);
-    this.time(span.endTime);
-    this.attributes(9, span.attributes);
+    if (light !== undefined) this.epochMilliseconds(light.endEpochMs);
+    else this.time(span.endTime);
+    if (light !== undefined) this.lightAttributes(light);
+    else this.attributes(9, span.attributes);
     this.count(10, span.droppedAttributesCount);
     for (const event of span.events) this.event(event);
     this.count(12, span.droppedEventsCount);
@@ -108,18 +146,31 @@ export class OtlpSpanEncoder {
   }
 
   private attributes(field: number, attributes: Attributes): void {
-    for (const key in attributes) {
-      const value = attributes[key];
-      if (value === undefined || value === null) continue;
-      const cached = typeof value === 'object' ? undefined : this.cachedKeyValue(key, value);
-      if (cached !== undefined) {
-        this.raw(field, cached);
-        continue;
-      }
-      const start = this.begin(field, 1);
-      this.keyValue(key, value);
-      this.end(start, 1);
+    for (const key in attributes) this.attribute(field, key, attributes[key]);
+  }
+
+  /** A LightSpan's attributes: shared sets from their kept bytes, then the span's own. */
+  private lightAttributes(span: LightSpan): void {
+    for (const set of span.sharedAttributes) {
+      const bytes = set.encodedSpanAttributes ??= this.standalone(() => {
+        for (let i = 0; i < set.keys.length; i++) this.attribute(9, set.keys[i]!, set.values[i]);
+      });
+      this.raw(-1, bytes);
     }
+    const own = span.ownAttributes;
+    for (let i = 0; i < own.length; i += 2) this.attribute(9, own[i] as string, own[i + 1] as AttributeValue);
+  }
+
+  private attribute(field: number, key: string, value: AttributeValue | undefined): void {
+    if (value === undefined || value === null) return;
+    const cached = typeof value === 'object' ? undefined : this.cachedKeyValue(key, value);
+    if (cached !== undefined) {
+      this.raw(field, cached);
+      return;
+    }
+    const start = this.begin(field, 1);
+    this.keyValue(key, value);
+    this.end(start, 1);
   }
 
   /** A KeyValue's inside. */
@@ -206,181 +257,51 @@ export class OtlpSpanEncoder {
     }
     return bytes;
   }
+}
 
-  /** Encodes with `write` on the side, without disturbing the message being built. */
-  private standalone(write: () => void): Buffer {
-    const saved = this.pos;
-    write();
-    const bytes = Buffer.from(this.buf.subarray(saved, this.pos));
-    this.pos = saved;
-    return bytes;
-  }
+/** Encoded spans of one resource and scope, waiting to become a request. */
+export interface SpanLane {
+  readonly resource: Resource;
+  readonly scope: InstrumentationScope;
+  buf: Buffer;
+  /** Bytes used in `buf`. */
+  pos: number;
+  count: number;
+}
 
-  /** Starts a length-delimited field, reserving `reserve` bytes for its length. */
-  private begin(field: number, reserve: number): number {
-    this.tag(field, WIRE_LEN);
-    this.ensure(reserve);
-    const start = this.pos;
-    this.pos += reserve;
-    return start;
-  }
+/** Lanes by resource, then by scope, in order of first appearance (usually one). */
+export class SpanLanes {
+  private readonly byResource = new Map<Resource, Map<InstrumentationScope, SpanLane>>();
 
-  private end(start: number, reserve: number): void {
-    const length = this.pos - start - reserve;
-    const size = varintSize(length);
-    if (size !== reserve) {
-      this.ensure(size - reserve);
-      this.buf.copyWithin(start + size, start + reserve, this.pos);
-      this.pos += size - reserve;
+  constructor(private readonly laneBytes = 4096) {}
+
+  of(span: ReadableSpan): SpanLane {
+    let byScope = this.byResource.get(span.resource);
+    if (byScope === undefined) this.byResource.set(span.resource, byScope = new Map());
+    let lane = byScope.get(span.instrumentationScope);
+    if (lane === undefined) {
+      lane = { resource: span.resource, scope: span.instrumentationScope, buf: Buffer.allocUnsafe(this.laneBytes), pos: 0, count: 0 };
+      byScope.set(span.instrumentationScope, lane);
     }
-    const body = this.pos;
-    this.pos = start;
-    this.varint(length);
-    this.pos = body;
+    return lane;
   }
 
-  /** A length-delimited field of already-encoded bytes; field -1: the bytes carry their own tag. */
-  private raw(field: number, bytes: Buffer): void {
-    if (field >= 0) {
-      this.tag(field, WIRE_LEN);
-      this.varint(bytes.length);
-    }
-    const length = bytes.length;
-    this.ensure(length);
-    const buf = this.buf;
-    const pos = this.pos;
-    // A short copy in a loop beats a call into the runtime (TypedArray#set, Buffer#copy).
-    if (length <= 64) for (let i = 0; i < length; i++) buf[pos + i] = bytes[i]!;
-    else buf.set(bytes, pos);
-    this.pos = pos + length;
+  /** Every lane holding spans, those of one resource next to each other. */
+  all(): SpanLane[] {
+    const lanes: SpanLane[] = [];
+    for (const byScope of this.byResource.values()) for (const lane of byScope.values()) if (lane.count > 0) lanes.push(lane);
+    return lanes;
   }
 
-  private string(field: number, value: string): void {
-    this.tag(field, WIRE_LEN);
-    // Up to 42 UTF-16 units make at most 126 UTF-8 bytes: a one-byte length, no measuring.
-    // ASCII, the common case, is copied here: cheaper than a call into Buffer#write.
-    if (value.length <= 42) {
-      this.ensure(1 + value.length * 3);
-      const buf = this.buf;
-      const start = this.pos + 1;
-      let i = 0;
-      for (; i < value.length; i++) {
-        const c = value.charCodeAt(i);
-        if (c >= 0x80) break;
-        buf[start + i] = c;
+  /** Empties the lanes, keeping the usual one and its buffer for the next spans. */
+  reset(): void {
+    for (const [resource, byScope] of this.byResource) {
+      for (const [scope, lane] of byScope) {
+        lane.pos = 0;
+        lane.count = 0;
+        if (this.byResource.size > 1 || byScope.size > 1) byScope.delete(scope);
       }
-      const written = i === value.length ? i : i + buf.write(value.slice(i), start + i, 'utf8');
-      buf[this.pos] = written;
-      this.pos = start + written;
-      return;
+      if (byScope.size === 0) this.byResource.delete(resource);
     }
-    const length = Buffer.byteLength(value, 'utf8');
-    this.varint(length);
-    this.ensure(length);
-    this.pos += this.buf.write(value, this.pos, 'utf8');
   }
-
-  private hex(field: number, id: string, bytes: number): void {
-    this.tag(field, WIRE_LEN);
-    this.varint(bytes);
-    this.ensure(bytes);
-    // Decoded here rather than by Buffer#write(…, 'hex'): ids are short, calls into C++ are not
-    // free. A bad digit counts as 0, so an invalid id still fills its bytes.
-    const buf = this.buf;
-    for (let i = 0; i < bytes; i++) buf[this.pos + i] = (nibble(id.charCodeAt(2 * i)) << 4) | nibble(id.charCodeAt(2 * i + 1));
-    this.pos += bytes;
-  }
-
-  private count(field: number, n: number): void {
-    this.tag(field, WIRE_VARINT);
-    this.varint(n);
-  }
-
-  private tag(field: number, wire: number): void {
-    this.varint(field * 8 + wire);
-  }
-
-  private varint(n: number): void {
-    if (n < 0x80 && this.pos < this.buf.length) {
-      this.buf[this.pos++] = n;
-      return;
-    }
-    this.ensure(10);
-    while (n >= 0x80) {
-      this.buf[this.pos++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    this.buf[this.pos++] = n;
-  }
-
-  /** int64 as a varint: negatives are their 64-bit two's complement (10 bytes). */
-  private int64(n: number): void {
-    if (n >= 0) {
-      this.varint(n);
-      return;
-    }
-    this.ensure(10);
-    let value = BigInt.asUintN(64, BigInt(n));
-    for (let i = 0; i < 9; i++) {
-      this.buf[this.pos++] = Number(value & 0x7fn) | 0x80;
-      value >>= 7n;
-    }
-    this.buf[this.pos++] = Number(value);
-  }
-
-  private fixed32(n: number, field?: number): void {
-    if (field !== undefined) this.tag(field, WIRE_FIXED32);
-    this.ensure(4);
-    this.buf.writeUInt32LE(n >>> 0, this.pos);
-    this.pos += 4;
-  }
-
-  /** [seconds, nanoseconds] as fixed64 nanoseconds, exactly: the product passes 2^53. */
-  private time([seconds, nanos]: HrTime): void {
-    // seconds * 1e9 + nanos = high * 2^32 + low, computed in parts that stay below 2^53.
-    const upper = Math.floor(seconds / 65536) * 1e9; // × 2^16
-    const rest = (upper % 65536) * 65536 + (seconds % 65536) * 1e9 + nanos;
-    const high = Math.floor(upper / 65536) + Math.floor(rest / TWO_32);
-    this.ensure(8);
-    this.buf.writeUInt32LE(rest % TWO_32, this.pos);
-    this.buf.writeUInt32LE(high, this.pos + 4);
-    this.pos += 8;
-  }
-
-  private ensure(bytes: number): void {
-    if (this.pos + bytes <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + bytes));
-    this.buf.copy(bigger, 0, 0, this.pos);
-    this.buf = bigger;
-  }
-}
-
-/** The value of one hex digit's char code; 0 for anything else. */
-function nibble(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48; // 0-9
-  if (c >= 97 && c <= 102) return c - 87; // a-f
-  if (c >= 65 && c <= 70) return c - 55; // A-F
-  return 0;
-}
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
-}
-
-/** Spans by resource, then by scope, in order of first appearance (usually one of each). */
-function group(spans: readonly ReadableSpan[]): Map<Resource, Map<InstrumentationScope, ReadableSpan[]>> {
-  const groups = new Map<Resource, Map<InstrumentationScope, ReadableSpan[]>>();
-  for (const span of spans) {
-    let byScope = groups.get(span.resource);
-    if (byScope === undefined) groups.set(span.resource, byScope = new Map());
-    let list = byScope.get(span.instrumentationScope);
-    if (list === undefined) byScope.set(span.instrumentationScope, list = []);
-    list.push(span);
-  }
-  return groups;
 }

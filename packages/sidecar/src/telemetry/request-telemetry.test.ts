@@ -108,6 +108,31 @@ describe.each(Object.entries(tracers))('RequestTelemetry with %s', (_name, trace
     expect(exporter.getFinishedSpans()).toHaveLength(4);
   });
 
+  it('gives every destination its own attributes while reusing them across requests, even past its cache bound', () => {
+    const telemetry = new RequestTelemetry(tracing, undefined);
+    const variants: RequestFacts[] = [
+      facts, { ...facts, method: 'POST' }, { ...facts, port: 8080 }, { ...facts, direction: 'inbound', service: undefined, rule: undefined },
+      ...Array.from({ length: 1100 }, (_, i) => ({ ...facts, host: `h${i}.demo` })), facts, { ...facts, path: '/other' },
+    ];
+    for (const [i, variant] of variants.entries()) {
+      const record = telemetry.start(variant, {})!;
+      record.attempt(i % 2 ? a : b);
+      record.end(200);
+    }
+    const spans = exporter.getFinishedSpans();
+    expect(spans).toHaveLength(variants.length);
+    spans.forEach((span, i) => {
+      const v = variants[i]!;
+      expect(span.attributes).toMatchObject({
+        'http.request.method': v.method, 'server.address': v.host, 'server.port': v.port, 'url.path': v.path.split('?')[0],
+        'network.peer.address': (i % 2 ? a : b).address,
+      });
+      if (v.direction === 'outbound') expect(span.attributes['url.full']).toBe(`http://${v.host}${v.port === 80 ? '' : `:${v.port}`}${v.path}`);
+      else expect(span.attributes).toMatchObject({ 'url.scheme': 'http' });
+      expect(span.attributes['skein.service']).toBe(v.service === undefined ? undefined : 'web');
+    });
+  });
+
   it('counts requests and latency by service, namespace, endpoint zone and code, and retries', async () => {
     const registry = new Registry();
     const telemetry = new RequestTelemetry(undefined, new RequestMetrics(registry));

@@ -9,6 +9,8 @@
 // a live child span, whose context is what that endpoint receives in `traceparent`.
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
 import type { Target } from '../dataplane.js';
+import { AttributeSet } from './attribute-set.js';
+import { LightSpan, LightTracer } from './light-tracer.js';
 import type { RequestMetrics } from './request-metrics.js';
 
 /** What is known about a request when it starts. */
@@ -39,6 +41,8 @@ export interface TracingHandle {
 
 /** Starts a RequestRecord per request, or none when nothing records. */
 export class RequestTelemetry {
+  private readonly destinations = new DestinationSets();
+
   constructor(
     private readonly tracing: TracingHandle | undefined,
     private readonly metrics: RequestMetrics | undefined,
@@ -55,7 +59,7 @@ export class RequestTelemetry {
    */
   start(facts: RequestFacts, incoming: HeaderCarrier, parent?: Context): RequestRecord | undefined {
     if (!this.enabled) return undefined;
-    return new RequestRecord(this.tracing, this.metrics, facts, incoming, parent);
+    return new RequestRecord(this.tracing, this.metrics, facts, incoming, parent, this.tracing && this.destinations.get(facts));
   }
 }
 
@@ -96,29 +100,22 @@ export class RequestRecord {
     private readonly facts: RequestFacts,
     incoming: HeaderCarrier,
     parent?: Context,
+    destination?: DestinationSet,
   ) {
-    if (tracing === undefined) {
+    if (tracing === undefined || destination === undefined) {
       this.parent = ROOT_CONTEXT;
       return;
     }
     this.parent = parent ?? tracing.propagator.extract(ROOT_CONTEXT, incoming, headerGetter);
-    const attributes: Attributes = {
-      'http.request.method': facts.method,
-      'url.path': pathOnly(facts.path),
-      'network.protocol.version': facts.protocolVersion,
-      'server.address': facts.host,
-      'server.port': facts.port,
-    };
-    if (facts.direction === 'outbound') attributes['url.full'] = `http://${hostPort(facts.host, facts.port)}${facts.path}`;
-    else attributes['url.scheme'] = 'http';
-    if (facts.service !== undefined) {
-      const slash = facts.service.indexOf('/');
-      attributes['skein.service'] = facts.service.slice(slash + 1);
-      attributes['skein.namespace'] = facts.service.slice(0, slash);
-    }
-    if (facts.rule !== undefined) attributes['skein.eligibility.rule'] = facts.rule;
     const kind = facts.direction === 'outbound' ? SpanKind.CLIENT : SpanKind.SERVER;
-    this.span = tracing.tracer.startSpan(facts.method, { kind, attributes }, this.parent);
+    const tracer = tracing.tracer;
+    const span = this.span = tracer instanceof LightTracer
+      ? tracer.startSharedSpan(facts.method, kind, destination.attributes, this.parent, this.startedAt)
+      : tracer.startSpan(facts.method, { kind, attributes: destination.attributes.attributes }, this.parent);
+    const path = facts.path;
+    const query = path.indexOf('?');
+    span.setAttribute('url.path', query === -1 ? path : path.slice(0, query));
+    if (destination.urlPrefix !== undefined) span.setAttribute('url.full', destination.urlPrefix + path);
   }
 
   /** The trace id of the request span ('' when not traced), for logs. */
@@ -208,19 +205,83 @@ export class RequestRecord {
   }
 }
 
-/** The endpoint facts of an attempt, in one call (each attribute set is validated by the SDK). */
+/** An endpoint's facts, the same for every request it serves: shared by their spans. */
+const endpointSets = new WeakMap<Target, AttributeSet>();
+
 function setEndpoint(span: Span, target: Target, attempt: number, affinityHit: boolean | undefined): void {
-  const attributes: Attributes = { 'network.peer.address': target.address, 'network.peer.port': target.port, 'skein.attempt': attempt };
-  // Only what says something: not the single tier of a Service without failover, nor no affinity.
-  if (target.zone !== undefined) attributes['skein.endpoint.zone'] = target.zone;
-  if (target.tier !== undefined && target.tier !== 'all') attributes['skein.locality.tier'] = target.tier;
-  if (affinityHit !== undefined) attributes['skein.affinity.hit'] = affinityHit;
-  span.setAttributes(attributes);
+  let endpoint = endpointSets.get(target);
+  if (endpoint === undefined) {
+    const attributes: Attributes = { 'network.peer.address': target.address, 'network.peer.port': target.port };
+    // Only what says something: not the single tier of a Service without failover.
+    if (target.zone !== undefined) attributes['skein.endpoint.zone'] = target.zone;
+    if (target.tier !== undefined && target.tier !== 'all') attributes['skein.locality.tier'] = target.tier;
+    endpointSets.set(target, endpoint = new AttributeSet(attributes));
+  }
+  if (span instanceof LightSpan) span.addAttributeSet(endpoint);
+  else span.setAttributes(endpoint.attributes);
+  span.setAttribute('skein.attempt', attempt);
+  if (affinityHit !== undefined) span.setAttribute('skein.affinity.hit', affinityHit);
 }
 
-function pathOnly(path: string): string {
-  const query = path.indexOf('?');
-  return query === -1 ? path : path.slice(0, query);
+/** A destination's span attributes (see RequestFacts), and the start of its url.full. */
+interface DestinationSet {
+  readonly facts: RequestFacts;
+  readonly attributes: AttributeSet;
+  /** Outbound: "http://host[:port]"; undefined inbound. */
+  readonly urlPrefix: string | undefined;
+}
+
+/**
+ * The attribute sets of the destinations requests go to, by host. Bounded: hosts come from
+ * clients' Host headers, so a flood of new names starts the cache afresh rather than growing it.
+ */
+class DestinationSets {
+  private readonly byHost = new Map<string, DestinationSet[]>();
+
+  get(facts: RequestFacts): DestinationSet {
+    let sets = this.byHost.get(facts.host);
+    if (sets !== undefined) {
+      for (const set of sets) if (sameDestination(set.facts, facts)) return set;
+    } else {
+      if (this.byHost.size >= MAX_CACHED_HOSTS) this.byHost.clear();
+      this.byHost.set(facts.host, sets = []);
+    }
+    const set = destinationSet(facts);
+    if (sets.length >= MAX_SETS_PER_HOST) sets.shift();
+    sets.push(set);
+    return set;
+  }
+}
+
+const MAX_CACHED_HOSTS = 1024;
+const MAX_SETS_PER_HOST = 16;
+
+function sameDestination(a: RequestFacts, b: RequestFacts): boolean {
+  return a.method === b.method && a.port === b.port && a.direction === b.direction && a.service === b.service
+    && a.rule === b.rule && a.protocolVersion === b.protocolVersion;
+}
+
+function destinationSet(facts: RequestFacts): DestinationSet {
+  const attributes: Attributes = {
+    'http.request.method': facts.method,
+    'network.protocol.version': facts.protocolVersion,
+    'server.address': facts.host,
+    'server.port': facts.port,
+  };
+  if (facts.direction === 'inbound') attributes['url.scheme'] = 'http';
+  if (facts.service !== undefined) {
+    const slash = facts.service.indexOf('/');
+    attributes['skein.service'] = facts.service.slice(slash + 1);
+    attributes['skein.namespace'] = facts.service.slice(0, slash);
+  }
+  if (facts.rule !== undefined) attributes['skein.eligibility.rule'] = facts.rule;
+  // Only the fields the set depends on: the cache must not keep a request's path alive.
+  const kept: RequestFacts = {
+    direction: facts.direction, method: facts.method, host: facts.host, port: facts.port, path: '',
+    protocolVersion: facts.protocolVersion, service: facts.service, rule: facts.rule,
+  };
+  const urlPrefix = facts.direction === 'outbound' ? `http://${hostPort(facts.host, facts.port)}` : undefined;
+  return { facts: kept, attributes: new AttributeSet(attributes), urlPrefix };
 }
 
 function hostPort(host: string, port: number): string {

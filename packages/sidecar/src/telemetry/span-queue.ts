@@ -1,13 +1,21 @@
-// The sidecar's span processor: ended, sampled spans wait in a bounded ring buffer and leave in
+// The sidecar's span processor: ended, sampled spans wait in a bounded store and leave in
 // batches, one export at a time. A slow or broken collector costs spans, never request latency
 // (telemetry issue: "exporter failure never slows or fails requests"): a full queue drops the
 // span, and an export that fails or outlives its timeout gives up its spans; all are counted.
 // Why not the SDK's BatchSpanProcessor: it drops silently when full (one diag line, no count)
-// and shifts its queue with Array#splice, O(queue) in the request path.
+// and shifts its queue with Array#splice, O(queue) in the request path. Where the spans wait,
+// as objects or already encoded, is the SpanStore's business (span-store.ts).
 import { context, TraceFlags } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from '../logger.js';
+import { SpanRing, type SpanStore } from './span-store.js';
+
+/** What the queue needs of an exporter: a SpanExporter is one for batches of ReadableSpans. */
+export interface BatchExporter<Batch> {
+  export(batch: Batch, resultCallback: (result: ExportResult) => void): void;
+  shutdown(): Promise<void>;
+}
 
 export interface SpanQueueOptions {
   /** Spans waiting at most (OTEL_BSP_MAX_QUEUE_SIZE); default 2048. */
@@ -39,14 +47,12 @@ export interface SpanQueueStats {
 
 type FlushWaiter = { settledTarget: number; done: () => void };
 
-export class SpanQueue implements SpanProcessor {
+export class SpanQueue<Batch = ReadableSpan[]> implements SpanProcessor {
   private readonly capacity: number;
   private readonly batchSize: number;
   private readonly delayMillis: number;
   private readonly timeoutMillis: number;
-  private readonly ring: Array<ReadableSpan | undefined>;
-  private head = 0;
-  private size = 0;
+  private readonly store: SpanStore<Batch>;
   /** Spans ever queued, and how many of those have left the books (exported, failed, discarded). */
   private accepted = 0;
   private settled = 0;
@@ -63,12 +69,24 @@ export class SpanQueue implements SpanProcessor {
   private stopped = false;
   private shutdownDone: Promise<void> | undefined;
 
-  constructor(private readonly exporter: SpanExporter, private readonly options: SpanQueueOptions = {}) {
+  /**
+   * `store` keeps the waiting spans, given the queue's capacity and batch size; by default a
+   * SpanRing, whose batches are the ReadableSpan arrays a SpanExporter takes.
+   */
+  constructor(
+    private readonly exporter: BatchExporter<Batch>,
+    private readonly options: SpanQueueOptions = {},
+    store?: (capacity: number, batchSize: number) => SpanStore<Batch>,
+  ) {
     this.capacity = options.maxQueueSize ?? 2048;
     this.batchSize = Math.min(options.maxExportBatchSize ?? 512, this.capacity);
     this.delayMillis = options.scheduledDelayMillis ?? 5000;
     this.timeoutMillis = options.exportTimeoutMillis ?? 30_000;
-    this.ring = new Array<ReadableSpan | undefined>(this.capacity);
+    this.store = store?.(this.capacity, this.batchSize) ?? (new SpanRing(this.capacity) as unknown as SpanStore<Batch>);
+  }
+
+  private get size(): number {
+    return this.store.size;
   }
 
   stats(): SpanQueueStats {
@@ -85,8 +103,7 @@ export class SpanQueue implements SpanProcessor {
         this.drop();
         return;
       }
-      this.ring[(this.head + this.size) % this.capacity] = span;
-      this.size++;
+      this.store.add(span);
       this.accepted++;
       if (this.inFlight === 0) this.schedule(this.size >= this.batchSize ? 0 : this.delayMillis);
     } catch {
@@ -118,10 +135,9 @@ export class SpanQueue implements SpanProcessor {
     await this.flush(this.timeoutMillis);
     this.stopped = true;
     this.clearTimer();
-    this.dropped += this.size;
-    this.settled += this.size;
-    this.ring.fill(undefined);
-    this.size = 0;
+    const discarded = this.store.clear();
+    this.dropped += discarded;
+    this.settled += discarded;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
@@ -187,14 +203,7 @@ export class SpanQueue implements SpanProcessor {
 
   private exportBatch(): void {
     if (this.inFlight > 0 || this.size === 0 || this.stopped) return;
-    const count = Math.min(this.size, this.batchSize);
-    const batch = new Array<ReadableSpan>(count);
-    for (let i = 0; i < count; i++) {
-      batch[i] = this.ring[this.head]!;
-      this.ring[this.head] = undefined;
-      this.head = (this.head + 1) % this.capacity;
-    }
-    this.size -= count;
+    const { batch, count } = this.store.take(this.batchSize);
     this.inFlight = count;
 
     let settled = false;

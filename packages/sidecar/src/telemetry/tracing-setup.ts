@@ -71,11 +71,12 @@ export async function setUpTracing(options: TracingOptions = {}): Promise<Tracin
   const settings = readTracingEnv(options.env ?? process.env, warn);
   if (settings.type === 'disabled') return undefined;
 
-  const [sdk, core, { defaultResource, resourceFromAttributes }, { SpanQueue }, { LightTracer }, propagator] = await Promise.all([
+  const [sdk, core, { defaultResource, resourceFromAttributes }, { SpanQueue }, { EncodedSpanStore }, { LightTracer }, propagator] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/core'),
     import('@opentelemetry/resources'),
     import('./span-queue.js'),
+    import('./span-store.js'),
     import('./light-tracer.js'),
     createPropagator(settings.propagators),
   ]);
@@ -86,8 +87,11 @@ export async function setUpTracing(options: TracingOptions = {}): Promise<Tracin
   const resource = defaultResource().merge(resourceFromAttributes(codeAttributes)).merge(resourceFromAttributes(settings.resource));
 
   const scope = { name: 'skein-sidecar', version: AGENT_VERSION };
-  const exporter = await (await import('./otlp-exporter.js')).createExporter(settings.exporter, warn);
-  const queue = new SpanQueue(exporter, { ...settings.queue, logger });
+  const sink = await (await import('./otlp-exporter.js')).createExporter(settings.exporter, warn);
+  const queueOptions = { ...settings.queue, logger };
+  const queue = sink.type === 'encoded'
+    ? new SpanQueue(sink.exporter, queueOptions, (_capacity, batchSize) => new EncodedSpanStore(sink.encoder, batchSize))
+    : new SpanQueue(sink.exporter, queueOptions);
   // Our LightTracer, not the SDK's provider: the SDK's span costs the proxy ~6 µs per request
   // (see light-tracer.ts). The SDK's samplers, resource and exporters are used as they are.
   const tracer = new LightTracer({
