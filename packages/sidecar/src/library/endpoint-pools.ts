@@ -11,6 +11,11 @@ interface Entry {
   readonly target: Target | undefined;
   /** The names ("host:port" the app used) whose service led here, by `${host}|${port}`. */
   readonly names: Map<string, { host: string; port: number }>;
+  /** The name of the last request, whose registration can be skipped when the next has it too. */
+  lastHost?: string;
+  lastPort?: number;
+  /** Set when the pool is retired: the entry is no longer in `entries`. */
+  retired?: boolean;
 }
 
 /** Decides whether `targetKey` is still an endpoint of the service `host:port` names. */
@@ -20,14 +25,26 @@ export class EndpointPools {
   private readonly entries = new Map<string, Entry>();
   /** Pools closing gracefully, until they have closed. */
   private readonly closing = new Map<Pool, Promise<void>>();
+  /** Endpoint entries by target object and protocol: spares building the key string per request. */
+  private readonly byTarget = new WeakMap<Target, { protocol: string; entry: Entry }>();
 
   constructor(private readonly options: Pool.Options = {}) {}
 
   /** The pool of one endpoint, reached through the name `host:port`. */
   forTarget(protocol: string, target: Target, host: string, port: number): Pool {
-    const entry = this.entry(`${protocol}//${target.key}`, protocol, target.address, target.port, target);
-    const name = `${host}|${String(port)}`;
-    if (!entry.names.has(name)) entry.names.set(name, { host, port });
+    const known = this.byTarget.get(target);
+    let entry: Entry;
+    if (known !== undefined && known.protocol === protocol && !known.entry.retired) entry = known.entry;
+    else {
+      entry = this.entry(`${protocol}//${target.key}`, protocol, target.address, target.port, target);
+      this.byTarget.set(target, { protocol, entry });
+    }
+    if (entry.lastHost !== host || entry.lastPort !== port) {
+      const name = `${host}|${String(port)}`;
+      if (!entry.names.has(name)) entry.names.set(name, { host, port });
+      entry.lastHost = host;
+      entry.lastPort = port;
+    }
     return entry.pool;
   }
 
@@ -44,11 +61,13 @@ export class EndpointPools {
     for (const [key, entry] of this.entries) {
       if (!entry.target) continue;
       for (const [name, { host, port }] of entry.names) {
-        if (!stillWanted(host, port, entry.target.key)) entry.names.delete(name);
+        if (stillWanted(host, port, entry.target.key)) continue;
+        entry.names.delete(name);
+        entry.lastHost = undefined; // the next request registers its name again
       }
       if (entry.names.size > 0) continue;
       this.entries.delete(key);
-      this.retire(entry.pool);
+      this.retire(entry);
     }
   }
 
@@ -59,14 +78,17 @@ export class EndpointPools {
 
   /** Closes every pool after its requests finish. */
   async close(): Promise<void> {
-    for (const entry of this.entries.values()) this.retire(entry.pool);
+    for (const entry of this.entries.values()) this.retire(entry);
     this.entries.clear();
     await Promise.all(this.closing.values());
   }
 
   /** Destroys every pool at once, failing its requests with `error`. */
   async destroy(error: Error | null): Promise<void> {
-    const pools = [...this.entries.values()].map((e) => e.pool);
+    const pools = [...this.entries.values()].map((e) => {
+      e.retired = true;
+      return e.pool;
+    });
     this.entries.clear();
     await Promise.all([...pools, ...this.closing.keys()].map((pool) => pool.destroy(error).catch(() => undefined)));
   }
@@ -80,7 +102,9 @@ export class EndpointPools {
     return entry;
   }
 
-  private retire(pool: Pool): void {
+  private retire(entry: Entry): void {
+    entry.retired = true;
+    const pool = entry.pool;
     this.closing.set(pool, pool.close().catch(() => undefined).finally(() => this.closing.delete(pool)));
   }
 }

@@ -51,8 +51,10 @@ export interface RouteContext {
 /** A request to a mesh service: its attempts, the endpoints tried, its budget and timer. */
 export class ServiceRequest extends RetrySeat {
   private readonly caller: Caller;
-  private readonly tried = new Set<string>();
-  private readonly poolOptions: DispatchOptions;
+  /** Endpoints tried, made on the first retry (most requests have none). */
+  private tried: Set<string> | undefined;
+  /** The caller's headers with a Host header added when it had none; the rest of `options` as given. */
+  private readonly headers: DispatchOptions['headers'];
   /** The request's hash for hashing pickers (`skein.io/hash-key`), computed once. */
   private readonly hash: number | undefined;
   private connectRetriesLeft: number;
@@ -72,7 +74,7 @@ export class ServiceRequest extends RetrySeat {
 
   constructor(
     private readonly context: RouteContext,
-    options: DispatchOptions,
+    private readonly options: DispatchOptions,
     handler: Dispatcher.DispatchHandler,
     private readonly origin: RequestOrigin,
     private destination: ServiceDestination,
@@ -81,8 +83,7 @@ export class ServiceRequest extends RetrySeat {
   ) {
     super(context.retryBudget(destination.service));
     this.caller = callerOf(handler, (reason) => this.abort(reason));
-    this.poolOptions = { ...options, headers: withHostHeader(options.headers, origin.authority) };
-    const headers = this.poolOptions.headers;
+    const headers = this.headers = withHostHeader(options.headers, origin.authority);
     this.hash = destination.hashKey === undefined
       ? undefined
       : requestHash(destination.hashKey, (name) => headerValue(headers, name), context.sourceAddress);
@@ -161,8 +162,8 @@ export class ServiceRequest extends RetrySeat {
     const pool = this.context.pools.forTarget(this.origin.protocol, target, this.origin.hostname, this.origin.port);
     // The attempt's trace context replaces any the app sent: the endpoint's parent is its span.
     const trace = this.record?.attempt(target, this.affinityHit);
-    const headers = trace === undefined ? this.poolOptions.headers : withHeaders(this.poolOptions.headers, trace);
-    pool.dispatch({ ...this.poolOptions, headers, origin: endpointOrigin(this.origin.protocol, target.address, target.port) }, this.caller.attempt(attempt));
+    const headers = trace === undefined ? this.headers : withHeaders(this.headers, trace);
+    pool.dispatch({ ...this.options, headers, origin: endpointOrigin(this.origin.protocol, target.address, target.port) }, this.caller.attempt(attempt));
   }
 
   /** Leaves the current attempt, which failed with `reason` (for its span), for one on `next`. */
@@ -204,12 +205,13 @@ export class ServiceRequest extends RetrySeat {
 
   /** An endpoint not yet tried, from the current config (the failed one may have left it). */
   private nextTarget(failed: Target): Target | undefined {
-    this.tried.add(failed.key);
+    const tried = this.tried ??= new Set<string>();
+    tried.add(failed.key);
     if (this.ended || this.context.isClosed()) return undefined;
     const destination = this.context.dataplane.resolve(this.origin.hostname, this.origin.port);
     if (destination.type !== 'service') return undefined;
-    const next = this.pick(destination, this.tried);
-    if (next.type === 'fail' || this.tried.has(next.target.key)) return undefined;
+    const next = this.pick(destination, tried);
+    if (next.type === 'fail' || tried.has(next.target.key)) return undefined;
     this.destination = destination;
     return next.target;
   }
@@ -278,7 +280,7 @@ export class ServiceRequest extends RetrySeat {
 
   /** A failed connect leaves the body unread; a stream something else already read cannot be sent again. */
   private replayable(): boolean {
-    const body = this.poolOptions.body;
+    const body = this.options.body;
     return !(body instanceof Readable) || (!body.destroyed && !body.readableDidRead);
   }
 }
