@@ -7,3 +7,4 @@ export * from './names.js';
 export * from './validate.js';
 export * from './json.js';
 export { isIP, isIPv4, isIPv6 } from './address.js';
+export { varintSize } from './varint.js';

@@ -1,6 +1,6 @@
 // The encoded size of a DiscoveryResponse, for metrics, without encoding it a second time
 // (gRPC runs the serializer; we only hand it the OutgoingResponse).
-import type { OutgoingResponse } from '@skein/protocol';
+import { varintSize, type OutgoingResponse } from '@skein/protocol';
 
 /** Bytes `encodeResponse(response)` produces (fields 1-8 each take a one-byte tag). */
 export function encodedResponseSize(response: OutgoingResponse): number {
@@ -24,13 +24,4 @@ function stringField(text: string): number {
 
 function lengthDelimited(length: number): number {
   return 1 + varintSize(length) + length;
-}
-
-function varintSize(value: number): number {
-  let size = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80);
-    size++;
-  }
-  return size;
 }

@@ -5,6 +5,7 @@
 // its length's size is reserved and the body moved when the guess was wrong (rare when the
 // guesses fit the messages: 1 byte for lengths under 128, 2 under 16,384, 3 under 2 MiB).
 import type { HrTime } from '@opentelemetry/api';
+import { varintSize } from '@skein/protocol';
 
 export const WIRE_VARINT = 0;
 export const WIRE_FIXED64 = 1;
@@ -151,13 +152,9 @@ export class ProtobufWriter {
 
   /** Milliseconds since the epoch (a fraction for the rest) as fixed64 nanoseconds, as the SDK's HrTime would give. */
   protected epochMilliseconds(ms: number): void {
-    let seconds = Math.floor(ms / 1000);
-    let nanos = Math.round((ms - seconds * 1000) * 1e6);
-    if (nanos >= 1e9) {
-      seconds++;
-      nanos -= 1e9;
-    }
-    this.nanoseconds(seconds, nanos);
+    const seconds = Math.floor(ms / 1000);
+    // Rounding may give 1e9 nanoseconds: the sum below carries it, no HrTime to normalize.
+    this.nanoseconds(seconds, Math.round((ms - seconds * 1000) * 1e6));
   }
 
   private nanoseconds(seconds: number, nanos: number): void {
@@ -185,13 +182,4 @@ function nibble(c: number): number {
   if (c >= 97 && c <= 102) return c - 87; // a-f
   if (c >= 65 && c <= 70) return c - 55; // A-F
   return 0;
-}
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
 }
