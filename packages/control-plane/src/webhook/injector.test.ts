@@ -61,6 +61,7 @@ describe('injectSidecar, native sidecars', () => {
       NODE_NAME: { fieldRef: { fieldPath: 'spec.nodeName' } },
       SKEIN_TOKEN_FILE: '/var/run/secrets/skein/token',
       SKEIN_OUTBOUND_ADDRESS: '127.0.0.1',
+      NODE_OPTIONS: '--max-semi-space-size=4',
     });
     expect(pod.spec.volumes.map((v: Json) => v.name)).toEqual(['kube-api-access-x7k2p', 'skein-token']);
     expect(pod.spec.volumes[1]).toEqual({
