@@ -10,7 +10,7 @@ describe('parseConfig --debounce*', () => {
   });
 
   it('defaults to 100 ms, at most 1 s, leading edge on', () => {
-    expect(parseConfig(files, {})).toMatchObject({ debounceMs: 100, debounceMaxMs: 1000, debounceLeading: true });
+    expect(parseConfig(files, {})).toMatchObject({ debounceMs: 100, debounceMaxMs: 500, debounceLeading: true });
   });
 
   it('turns the leading edge off with --debounce-leading false or SKEIN_DEBOUNCE_LEADING=false', () => {

@@ -95,7 +95,7 @@ export function buildCommand(): Command {
     .addOption(new Option('--http-port <port>', 'HTTP port: /healthz /readyz /metrics /debug/* /v1/snapshot; 0 picks one').env('SKEIN_HTTP_PORT').default(15014).argParser(port))
     .addOption(new Option('--cluster-domain <domain>', 'cluster DNS domain').env('SKEIN_CLUSTER_DOMAIN').default('cluster.local'))
     .addOption(new Option('--debounce <duration>', 'quiet time before a change in a burst is published').env('SKEIN_DEBOUNCE').default(100).argParser(parseDurationMs))
-    .addOption(new Option('--debounce-max <duration>', 'longest a change waits while changes keep coming').env('SKEIN_DEBOUNCE_MAX').default(1000).argParser(parseDurationMs))
+    .addOption(new Option('--debounce-max <duration>', 'longest a change waits while changes keep coming').env('SKEIN_DEBOUNCE_MAX').default(500).argParser(parseDurationMs))
     .addOption(new Option('--debounce-leading <bool>', 'publish a change that follows --debounce of quiet at once; later changes of a burst wait for --debounce').env('SKEIN_DEBOUNCE_LEADING').default('true').choices(['true', 'false']))
     .addOption(new Option('--max-message-bytes <n>', 'largest gRPC request accepted').env('SKEIN_MAX_MESSAGE_BYTES').default(4 * 1024 * 1024).argParser(positiveInt))
     .addOption(new Option('--id <id>', 'this replica\'s name, reported to subscribers').env('SKEIN_ID').default(process.env.POD_NAME ?? hostname()))

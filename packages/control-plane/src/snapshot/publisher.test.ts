@@ -45,7 +45,7 @@ class FakeClock implements Clock {
 
 const service = (ip: string): ServiceInit => ({ name: 'default/web', namespace: 'default', clusterIps: [ip], ports: [{ port: 80 }] });
 
-function setup(options: { onError?: (error: unknown) => void; leading?: boolean } = {}) {
+function setup(options: { onError?: (error: unknown) => void; leading?: boolean; maxDelayMs?: number } = {}) {
   const clock = new FakeClock();
   const cache = new MemorySnapshotCache();
   let ip = '10.0.0.1';
@@ -86,8 +86,8 @@ describe('SnapshotPublisher', () => {
     expect(t.publisher.pending).toBe(false);
   });
 
-  it('with leading off, builds no later than 1 s after the first unbuilt change under a steady trickle', () => {
-    const t = setup({ leading: false });
+  it('with leading off, builds no later than debounce-max (1 s here) after the first unbuilt change under a steady trickle', () => {
+    const t = setup({ leading: false, maxDelayMs: 1000 });
     for (let i = 0; i < 30; i++) {
       t.publisher.notify();
       t.clock.advance(50);
@@ -221,7 +221,7 @@ describe('SnapshotPublisher', () => {
     });
 
     it('still builds at most once per debounce-max under steady churn, none waiting longer', () => {
-      const t = setup();
+      const t = setup({ maxDelayMs: 1000 });
       const startedAt: number[] = [];
       t.cache.watch(() => startedAt.push(t.clock.now() - 3));
       let last = 0;

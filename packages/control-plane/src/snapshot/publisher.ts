@@ -44,7 +44,7 @@ export interface SnapshotPublisherOptions {
   clock?: Clock;
   /** Quiet period before a build. Default 100 ms. */
   debounceMs?: number;
-  /** Longest delay between the first unbuilt change and its build. Default 1000 ms. */
+  /** Longest delay between the first unbuilt change and its build. Default 500 ms. */
   maxDelayMs?: number;
   /** Builds a change that ends a quiet spell at once (on the next turn). Default true; false: always wait `debounceMs`. */
   leading?: boolean;
@@ -81,7 +81,7 @@ export class SnapshotPublisher {
   constructor(private readonly options: SnapshotPublisherOptions) {
     this.clock = options.clock ?? systemClock;
     this.debounceMs = options.debounceMs ?? 100;
-    this.maxDelayMs = options.maxDelayMs ?? 1000;
+    this.maxDelayMs = options.maxDelayMs ?? 500;
     this.leading = options.leading ?? true;
   }
 
