@@ -78,7 +78,7 @@ export async function churnRun({ dir, world = WORLD, format = 'yaml', subscriber
     }
     const endedAt = Date.now();
     const workersCpuMs = workersCpu() - startWorkersCpu;
-    // The last edits reach the snapshot within both debounces' longest waits (250 ms + 1 s);
+    // The last edits reach the snapshot within both debounces' longest waits (250 ms + 500 ms);
     // then done when nobody lags any more (every subscriber ACKed every change), at most 30 s later.
     await sleep(1500);
     await until(async () => (await metrics(http)).lagS === 0, 30_000, 'every subscriber to hold the last edit', 100).catch(() => undefined);
