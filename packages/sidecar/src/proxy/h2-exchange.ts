@@ -39,6 +39,7 @@ import { forwardH2Headers } from './hop-headers.js';
 import { badRequest, causeOf, connectFailed, overflow, upstreamFailed, upstreamTimeout } from './proxy-errors.js';
 import { isIdempotent, isRetryableStatus, type RetryBudget } from './retry-policy.js';
 import { RetryTargets } from './retry-targets.js';
+import { StreamRelay } from './stream-relay.js';
 
 /** What an exchange needs from the H2cProxy that owns it. */
 export interface H2ExchangeContext {
@@ -58,6 +59,12 @@ export interface H2ExchangeContext {
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
 const noop = (): void => undefined;
 const DEFAULT_MAX_REQUESTS = 1024;
+// Node's defaults spelled out (RFC 9113 weight 16, no parent): node copies these options and
+// fills in any priority field missing, and adding those fields to its copy on every call cost
+// more than copying them (CPU profile of the gRPC benchmark).
+const PRIORITY = { weight: constants.NGHTTP2_DEFAULT_WEIGHT, parent: 0, exclusive: false, silent: false };
+const END_STREAM = { endStream: true, ...PRIORITY };
+const WITH_BODY = { endStream: false, ...PRIORITY };
 
 type Outcome = 'success' | 'connect-error' | 'reset' | 'timeout' | 'http-5xx';
 
@@ -81,16 +88,14 @@ export class H2Exchange {
   private overallTimer: NodeJS.Timeout | undefined;
   private timedOut = false;
   private finished = false;
-  /** A request-body byte left the client's stream: the request can no longer be replayed. */
-  private bodySent = false;
-  private bodyWatched = false;
+  /** The request body's copy to the current attempt, when it has a body. */
+  private requestBody: StreamRelay | undefined;
   private target!: Target;
   private counters!: TargetCounters;
   /** The current attempt's stream; earlier attempts' streams are ignored when they close. */
   private upstream: ClientHttp2Stream | undefined;
   private trailers: OutgoingHttpHeaders | undefined;
   private responded = false;
-  private upstreamEnded = false;
   private responseDone = false;
   private settled = true;
   /** Proxy errors and resets the client got. */
@@ -119,7 +124,7 @@ export class H2Exchange {
     this.retries = new RetryTargets(destination, hash, clientIp, proxy.budget(this.label), maxConnectRetries, policyRetries, logger, what);
     const timeoutMs = policy?.timeoutMs;
     if (timeoutMs !== undefined && timeoutMs > 0) this.overallTimer = setTimeout(() => this.onTimeout(timeoutMs), timeoutMs);
-    stream.once('close', () => this.onClientClose());
+    stream.on('close', () => this.onClientClose());
   }
 
   attempt(picked: Target): void {
@@ -132,7 +137,6 @@ export class H2Exchange {
     this.load?.started(target);
     this.settled = false;
     this.responded = false;
-    this.upstreamEnded = false;
     this.trailers = undefined;
     if (this.record !== undefined) {
       const destination = this.destination;
@@ -141,7 +145,7 @@ export class H2Exchange {
       if (trace !== undefined) Object.assign(this.upstreamHeaders, trace);
     }
     const endStream = this.stream.endAfterHeaders;
-    this.proxy.pool.request(target, this.upstreamHeaders, { endStream }, (error, up) => {
+    this.proxy.pool.request(target, this.upstreamHeaders, endStream ? END_STREAM : WITH_BODY, (error, up) => {
       if (error || up === undefined) {
         this.onConnectError(error);
         return;
@@ -154,27 +158,30 @@ export class H2Exchange {
       }
       this.upstream = up;
       up.on('error', noop);
-      up.once('response', (responseHeaders: IncomingHttpHeaders, flags: number) => this.onResponse(up, responseHeaders, flags));
+      // `on`, not `once`, for events node emits once per stream: a once wrapper costs a
+      // removeListener (and node's removeListener event) per call.
+      up.on('response', (responseHeaders: IncomingHttpHeaders, flags: number) => this.onResponse(up, responseHeaders, flags));
       up.on('trailers', (trailers: IncomingHttpHeaders) => {
         if (up === this.upstream) this.trailers = forwardH2Headers(trailers);
       });
-      up.once('end', () => {
-        if (up === this.upstream) this.upstreamEnded = true;
-      });
-      up.once('close', () => this.onUpstreamClose(up));
-      if (!endStream) this.pipeBody(up);
+      up.on('close', () => this.onUpstreamClose(up));
+      if (!endStream) this.requestBody = new StreamRelay(this.stream, up);
     });
   }
 
-  /** Streams the request body to `up`, noting when the first byte leaves the client's stream. */
-  private pipeBody(up: ClientHttp2Stream): void {
-    if (!this.bodyWatched) {
-      this.bodyWatched = true;
-      this.stream.once('data', () => {
-        this.bodySent = true;
-      });
-    }
-    this.stream.pipe(up);
+  /**
+   * A request-body byte left the client's stream (only the relay reads it): the request can no
+   * longer be replayed.
+   */
+  private get bodySent(): boolean {
+    return this.stream.readableDidRead;
+  }
+
+  /** Stops copying the request body to `up` (as unpipe: the client's stream pauses). */
+  private stopRequestBody(up: ClientHttp2Stream): void {
+    if (this.requestBody?.to !== up) return;
+    this.requestBody.stop();
+    this.requestBody = undefined;
   }
 
   /**
@@ -253,18 +260,19 @@ export class H2Exchange {
     // Trailers are only known once the endpoint's body ends, so always leave room for them;
     // with none, an empty trailing HEADERS frame ends the stream (as node itself does).
     stream.respond(out, { waitForTrailers: true });
-    stream.once('wantTrailers', () => {
+    stream.on('wantTrailers', () => {
       this.responseFinished();
       if (!stream.closed && !stream.destroyed) stream.sendTrailers(this.trailers ?? {});
     });
-    up.pipe(stream);
+    new StreamRelay(up, stream);
   }
 
   private onUpstreamClose(up: ClientHttp2Stream): void {
+    this.stopRequestBody(up); // as pipe, which unpipes from a closed destination
     if (up !== this.upstream) return; // an abandoned attempt, already settled
     this.settle();
     const { stream } = this;
-    const clean = this.responded && this.upstreamEnded && up.rstCode === NGHTTP2_NO_ERROR;
+    const clean = this.responded && up.readableEnded && up.rstCode === NGHTTP2_NO_ERROR;
     if (clean || stream.closed || stream.destroyed) return;
     this.counters.errors++;
     this.report('reset');
@@ -275,7 +283,6 @@ export class H2Exchange {
       return;
     }
     this.upstream = undefined;
-    this.stream.unpipe(up);
     if (wasRefused(up)) {
       if (this.bodySent) {
         // The body is gone and cannot be replayed here; see the header comment.
@@ -320,7 +327,7 @@ export class H2Exchange {
     }
     this.settle();
     if (up !== undefined) {
-      stream.unpipe(up);
+      this.stopRequestBody(up);
       cancel(up);
     }
     this.proxy.options.logger.debug({ what: this.what, target: this.target.key, timeoutMs }, 'h2c request timed out');

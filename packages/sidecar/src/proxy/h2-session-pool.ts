@@ -134,7 +134,7 @@ export class H2SessionPool {
       }
       return;
     }
-    stream.once('close', () => {
+    stream.on('close', () => {
       pooled.active--;
       const id = stream.id;
       if (id === undefined || (pooled.lastStreamId !== undefined && id > pooled.lastStreamId)) unprocessed.add(stream);
