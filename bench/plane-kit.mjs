@@ -102,15 +102,29 @@ export async function quiet(pid, timeoutMs, maxRate = 250) {
 }
 
 /**
+ * The heap Node 20 and 22 give a process in a cgroup limited to 512 MiB (deploy/control-plane.yaml's
+ * limit): 259 MiB, measured with v8.getHeapStatistics() inside such a cgroup. Unconstrained, on a
+ * machine with 24 GiB, V8 would let the heap grow to 4 GiB before collecting it in earnest, and
+ * RSS would show garbage no Pod ever holds.
+ */
+export const CP_POD_NODE_ARGS = '--max-heap-size=259';
+
+/**
  * The control-plane binary on `--source files:<dir>`, ready (/readyz 200). SKEIN_BENCH_CPU_PROF=<dir>
  * runs it under `node --cpu-prof`, one profile per run in <dir>/<label>/ (written when it exits).
+ * It runs with the V8 heap Node picks under the Deployment's 512 Mi memory limit (CP_POD_NODE_ARGS);
+ * SKEIN_BENCH_CP_NODE_ARGS replaces those node flags ("" runs it unconstrained).
  */
 export async function startPlane({ dir, label, track, readyTimeoutMs = 60_000 }) {
   const spawnedAt = Date.now();
   const prof = process.env.SKEIN_BENCH_CPU_PROF;
+  const execArgv = [
+    ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}/${label}`] : []),
+    ...(process.env.SKEIN_BENCH_CP_NODE_ARGS ?? CP_POD_NODE_ARGS).split(' ').filter(Boolean),
+  ];
   const plane = await spawnProcess(CONTROL_PLANE, [
     '--source', `files:${dir}`, '--listen-address', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--shutdown-grace', '1s',
-  ], { waitFor: 'listening', timeoutMs: readyTimeoutMs, ...(prof ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${prof}/${label}`] } : {}) });
+  ], { waitFor: 'listening', timeoutMs: readyTimeoutMs, ...(execArgv.length ? { execArgv } : {}) });
   track(plane.child);
   const http = `http://127.0.0.1:${plane.listening.httpPort}`;
   await until(async () => (await fetch(`${http}/readyz`)).status === 200, readyTimeoutMs, '/readyz', 25);
