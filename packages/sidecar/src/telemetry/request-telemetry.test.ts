@@ -3,7 +3,7 @@
 // from both tracers: the SDK's (library mode: the app's) and the sidecar's LightTracer.
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, ParentBasedSampler, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -34,8 +34,12 @@ const parse = (traceparent: string | undefined): { traceId: string; spanId: stri
   return { traceId, spanId };
 };
 
-describe.each(Object.entries(tracers))('RequestTelemetry with %s', (_name, tracer) => {
-  const tracing = { tracer, propagator };
+const handles = {
+  ...Object.fromEntries(Object.entries(tracers).map(([name, tracer]) => [name, { tracer, propagator }])),
+  'the LightTracer reading traceparent itself': { tracer: tracers['the LightTracer'], propagator, traceContextOnly: true },
+};
+
+describe.each(Object.entries(handles))('RequestTelemetry with %s', (_name, tracing) => {
   beforeEach(() => exporter.reset());
 
   it('keeps an incoming trace id, makes a CLIENT span with HTTP and skein attributes, and hands its context to the endpoint', () => {
@@ -154,5 +158,53 @@ describe.each(Object.entries(tracers))('RequestTelemetry with %s', (_name, trace
     expect(text).toContain('skein_request_duration_seconds_count{direction="outbound",service="web",namespace="demo",endpoint_zone="zone-a",code="200"} 3');
     expect(text).toContain('skein_request_retries_total{service="web",namespace="demo"} 1');
     expect(new RequestTelemetry(undefined, undefined).start(facts, {})).toBeUndefined();
+  });
+});
+
+describe('RequestTelemetry reading traceparent itself', () => {
+  const tracer = new LightTracer({
+    resource: resourceFromAttributes({}), scope: { name: 'test' }, sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }), processor,
+    limits: { attributeCountLimit: 128, attributeValueLengthLimit: Infinity },
+  });
+  beforeEach(() => exporter.reset());
+
+  /** The headers an endpoint gets and the span recorded, with span ids made comparable. */
+  const run = (traceContextOnly: boolean, incoming: Record<string, string>) => {
+    exporter.reset();
+    const record = new RequestTelemetry({ tracer, propagator, traceContextOnly }, undefined).start(facts, incoming)!;
+    const headers = record.attempt(a)!;
+    record.end(200);
+    const [span] = exporter.getFinishedSpans();
+    const sent = parse(headers.traceparent);
+    return {
+      traceparent: headers.traceparent!.replace(sent.spanId, '<span>').replace(/-[0-9a-f]{32}-/, (id) => (id.includes(INCOMING_TRACE) ? id : '-<new trace>-')),
+      tracestate: headers.tracestate,
+      sentIsSpan: span === undefined || span.spanContext().spanId === sent.spanId,
+      parent: span?.parentSpanContext && { ...span.parentSpanContext, traceState: span.parentSpanContext.traceState?.serialize() },
+      recorded: span !== undefined,
+    };
+  };
+
+  it('sends the endpoint what the W3C propagator would, and records the same span', () => {
+    const cases: Array<Record<string, string>> = [
+      {},
+      { traceparent: `00-${INCOMING_TRACE}-${INCOMING_SPAN}-01` },
+      { traceparent: `00-${INCOMING_TRACE}-${INCOMING_SPAN}-00` },
+      { traceparent: `00-${INCOMING_TRACE}-${INCOMING_SPAN}-01`, tracestate: 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7' },
+      { traceparent: `00-${INCOMING_TRACE.toUpperCase()}-${INCOMING_SPAN}-01`, tracestate: 'congo=t61rcWkgMzE' },
+      { tracestate: 'congo=t61rcWkgMzE' },
+    ];
+    for (const incoming of cases) expect(run(true, incoming), JSON.stringify(incoming)).toEqual(run(false, incoming));
+    // The unsampled parent: the request is not recorded, and the endpoint hears so.
+    expect(run(true, cases[2]!)).toMatchObject({ recorded: false, traceparent: `00-${INCOMING_TRACE}-<span>-00` });
+  });
+
+  it('does not go through the propagator', () => {
+    const refuse = (): never => { throw new Error('the propagator was called'); };
+    const record = new RequestTelemetry({ tracer, propagator: { extract: refuse, inject: refuse, fields: () => [] }, traceContextOnly: true }, undefined)
+      .start(facts, { traceparent: `00-${INCOMING_TRACE}-${INCOMING_SPAN}-01` })!;
+    expect(parse(record.attempt(a)!.traceparent).traceId).toBe(INCOMING_TRACE);
+    record.end(200);
+    expect(exporter.getFinishedSpans()[0]!.parentSpanContext?.spanId).toBe(INCOMING_SPAN);
   });
 });

@@ -7,11 +7,12 @@
 // request span stays the parent; when a second attempt starts, the first attempt is recorded as
 // a child span after the fact (start of the request to its failure) and every later attempt gets
 // a live child span, whose context is what that endpoint receives in `traceparent`.
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type SpanContext, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
 import type { Target } from '../dataplane.js';
 import { AttributeSet } from './attribute-set.js';
 import { LightSpan, LightTracer } from './light-tracer.js';
 import type { RequestMetrics } from './request-metrics.js';
+import { formatTraceparent, parseTraceparent } from './trace-context.js';
 
 /** What is known about a request when it starts. */
 export interface RequestFacts {
@@ -37,6 +38,12 @@ export type HeaderCarrier = Readonly<Record<string, string | string[] | undefine
 export interface TracingHandle {
   readonly tracer: Tracer;
   readonly propagator: TextMapPropagator;
+  /**
+   * True when `propagator` is W3C trace context (with or without baggage): the proxy then reads
+   * and writes `traceparent` itself (trace-context.ts) and forwards `tracestate` and `baggage`
+   * as the client sent them, which is what the propagator would write.
+   */
+  readonly traceContextOnly?: boolean;
 }
 
 /** Starts a RequestRecord per request, or none when nothing records. */
@@ -106,7 +113,12 @@ export class RequestRecord {
       this.parent = ROOT_CONTEXT;
       return;
     }
-    this.parent = parent ?? tracing.propagator.extract(ROOT_CONTEXT, incoming, headerGetter);
+    if (parent !== undefined) this.parent = parent;
+    else if (tracing.traceContextOnly !== true) this.parent = tracing.propagator.extract(ROOT_CONTEXT, incoming, headerGetter);
+    else {
+      const remote = parseTraceparent(incoming.traceparent, incoming.tracestate);
+      this.parent = remote === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, remote);
+    }
     const kind = facts.direction === 'outbound' ? SpanKind.CLIENT : SpanKind.SERVER;
     const tracer = tracing.tracer;
     const span = this.span = tracer instanceof LightTracer
@@ -146,6 +158,7 @@ export class RequestRecord {
       current = this.attemptSpan = this.childSpan(tracing, span, this.attempts, Date.now());
       setEndpoint(current, target, this.attempts, affinityHit);
     }
+    if (tracing.traceContextOnly === true) return traceContextHeaders(current.spanContext());
     const headers: Record<string, string> = {};
     tracing.propagator.inject(trace.setSpan(this.parent, current), headers, recordSetter);
     return headers;
@@ -203,6 +216,12 @@ export class RequestRecord {
     const kind = this.facts.direction === 'outbound' ? SpanKind.CLIENT : SpanKind.INTERNAL;
     return tracing.tracer.startSpan(`${this.facts.method} attempt ${n}`, { kind, attributes, startTime }, trace.setSpan(this.parent, parent));
   }
+}
+
+/** What W3CTraceContextPropagator.inject writes for `context`, without a Context to carry it. */
+function traceContextHeaders(context: SpanContext): Record<string, string> {
+  const traceparent = formatTraceparent(context);
+  return context.traceState === undefined ? { traceparent } : { traceparent, tracestate: context.traceState.serialize() };
 }
 
 /** An endpoint's facts, the same for every request it serves: shared by their spans. */

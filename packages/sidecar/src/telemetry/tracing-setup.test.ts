@@ -173,6 +173,14 @@ describe('setUpTracing', () => {
       expect(carrier).toEqual({ 'x-b3-traceid': traceId, 'x-b3-spanid': spanId, 'x-b3-sampled': '1' });
     });
 
+    it('says when the proxy may read and write traceparent itself: W3C trace context, with or without baggage', async () => {
+      const only = async (value?: string) => (await tracing(value === undefined ? {} : { OTEL_PROPAGATORS: value })).traceContextOnly;
+      expect(await only()).toBe(true);
+      expect(await only('tracecontext')).toBe(true);
+      expect(await only('baggage,tracecontext')).toBe(true);
+      for (const value of ['b3', 'tracecontext,b3multi', 'baggage', 'none']) expect(await only(value), value).toBe(false);
+    });
+
     it('none injects nothing; an unknown name is warned about and skipped', async () => {
       expect((await injected({ OTEL_PROPAGATORS: 'none' })).carrier).toEqual({});
       const { carrier } = await injected({ OTEL_PROPAGATORS: 'xray,tracecontext' });

@@ -41,6 +41,8 @@ export interface Tracing {
   readonly tracer: Tracer;
   /** The OTEL_PROPAGATORS chain (default W3C tracecontext + baggage); injects nothing for `none`. */
   readonly propagator: TextMapPropagator;
+  /** True when that chain is W3C trace context, with or without baggage (see TracingHandle). */
+  readonly traceContextOnly: boolean;
   readonly exporter: 'otlp' | 'console';
   /** Set when `exporter` is 'otlp'. */
   readonly protocol?: OtlpProtocol;
@@ -102,6 +104,7 @@ export async function setUpTracing(options: TracingOptions = {}): Promise<Tracin
   return {
     tracer,
     propagator,
+    traceContextOnly: settings.propagators.includes('tracecontext') && settings.propagators.every((name) => name === 'tracecontext' || name === 'baggage'),
     exporter: settings.exporter.type,
     ...(otlp && { protocol: otlp.protocol }),
     stats: () => queue.stats(),
