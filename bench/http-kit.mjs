@@ -17,11 +17,11 @@ const CLK_TCK = 100;
 export const AUTOCANNON = join(root, 'node_modules/autocannon/autocannon.js');
 
 /**
- * The backends (1 KiB answers on 127.0.0.31 and 127.0.0.32, same port) and an OTLP sink that
- * answers 200, in one child process added to `children`; resolves with their ports.
+ * The backends (1 KiB answers on 127.0.0.31 and 127.0.0.32, same port; one child process) and
+ * an OTLP sink that answers 200 (another), added to `children`; resolves with their ports.
  */
 export async function startBackends(children) {
-  const code = `
+  const backends = spawnNode(children, `
     const http = require('node:http');
     const body = Buffer.alloc(1024, 'x');
     const serve = (host, port) => new Promise((resolve) => {
@@ -32,15 +32,23 @@ export async function startBackends(children) {
     (async () => {
       const port = await serve('127.0.0.31', 0);
       await serve('127.0.0.32', port);
-      const sink = http.createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(200, { 'content-type': 'application/x-protobuf' }); res.end(); }); });
-      await new Promise((r) => sink.listen(0, '127.0.0.1', r));
-      console.log(JSON.stringify({ port, sink: sink.address().port }));
-    })();`;
+      console.log(JSON.stringify({ port }));
+    })();`);
+  // Its own process, as a collector would be: reading the exports must not hold up the backends.
+  const sink = spawnNode(children, `
+    const http = require('node:http');
+    const sink = http.createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(200, { 'content-type': 'application/x-protobuf' }); res.end(); }); });
+    sink.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ sink: sink.address().port })));`);
+  return { ...(await backends), ...(await sink) };
+}
+
+/** Runs `code` in a node child added to `children`; resolves with the JSON of its first line. */
+async function spawnNode(children, code) {
   const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(child);
   const line = await new Promise((resolve, reject) => {
     child.stdout.once('data', (chunk) => resolve(String(chunk)));
-    child.once('exit', (c) => reject(new Error(`backends exited with ${c}`)));
+    child.once('exit', (c) => reject(new Error(`bench child exited with ${c}`)));
   });
   return JSON.parse(line);
 }

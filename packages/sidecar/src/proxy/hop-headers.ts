@@ -92,7 +92,8 @@ export function setHeaders(raw: string[], set: Readonly<Record<string, string>>)
   for (const name in set) {
     const lower = name.toLowerCase();
     for (let i = raw.length - 2; i >= 0; i -= 2) {
-      if (raw[i]!.toLowerCase() === lower) raw.splice(i, 2);
+      // Length first: most names differ there, and toLowerCase would allocate for each.
+      if (raw[i]!.length === lower.length && raw[i]!.toLowerCase() === lower) raw.splice(i, 2);
     }
     raw.push(name, set[name]!);
   }

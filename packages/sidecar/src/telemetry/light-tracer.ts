@@ -37,6 +37,7 @@ export interface LightTracerOptions {
 }
 
 const NO_LINKS: Link[] = [];
+const UNSET_STATUS: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 const NO_EVENTS: TimedEvent[] = [];
 /** Shared by spans without sets; never pushed into (addAttributeSet replaces it first). */
 const NO_SETS: AttributeSet[] = [];
@@ -70,8 +71,9 @@ export class LightTracer implements Tracer {
       traceId,
       spanId: randomHex(8),
       traceFlags: sampling.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE,
-      ...(parent?.traceState || sampling.traceState ? { traceState: sampling.traceState ?? parent?.traceState } : {}),
     };
+    const traceState = sampling.traceState ?? parent?.traceState;
+    if (traceState) spanContext.traceState = traceState;
     if (sampling.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
     const span = new LightSpan(this.options, name, kind, spanContext, parent, relativeMs(startTime));
     if (shared !== undefined) span.addAttributeSet(shared);
@@ -96,7 +98,8 @@ export class LightSpan implements Span, ReadableSpan {
   readonly droppedEventsCount = 0;
   readonly droppedLinksCount = 0;
   droppedAttributesCount = 0;
-  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  /** Replaced, never changed in place: spans start with one shared UNSET status. */
+  status: SpanStatus = UNSET_STATUS;
   ended = false;
   /** Shared attribute sets, before the span's own attributes; no key is in two places. */
   sharedAttributes: AttributeSet[] = NO_SETS;
@@ -197,8 +200,12 @@ export class LightSpan implements Span, ReadableSpan {
       && set.longestString <= limits.attributeValueLengthLimit
       && !set.keys.some((key) => this.hasOwn(key) || this.sharedAttributes.some((other) => other.has(key)));
     if (!shareable) return this.setAttributes(set.attributes);
-    if (this.sharedAttributes === NO_SETS) this.sharedAttributes = [set];
-    else this.sharedAttributes.push(set);
+    const sets = this.sharedAttributes;
+    // Exact-size arrays for the usual one or two sets (a destination's, an endpoint's): a push
+    // onto a one-element literal would allocate room for seventeen.
+    if (sets === NO_SETS) this.sharedAttributes = [set];
+    else if (sets.length === 1) this.sharedAttributes = [sets[0]!, set];
+    else sets.push(set);
     this.attributeCount += set.keys.length;
     return this;
   }

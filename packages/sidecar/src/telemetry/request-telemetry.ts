@@ -127,7 +127,7 @@ export class RequestRecord {
     const path = facts.path;
     const query = path.indexOf('?');
     span.setAttribute('url.path', query === -1 ? path : path.slice(0, query));
-    if (destination.urlPrefix !== undefined) span.setAttribute('url.full', destination.urlPrefix + path);
+    if (destination.urlPrefix !== undefined && span.isRecording()) span.setAttribute('url.full', destination.urlPrefix + path);
   }
 
   /** The trace id of the request span ('' when not traced), for logs. */
